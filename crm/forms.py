@@ -1,0 +1,53 @@
+from django import forms
+from django.contrib.auth import get_user_model
+
+from crm.models import Interaction, Lead, LeadSource
+
+
+class LeadForm(forms.ModelForm):
+    """Create and edit a lead; `version` makes a stale edit a conflict instead of a silent overwrite."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Lead
+        fields = [
+            "name",
+            "company",
+            "email",
+            "phone",
+            "source",
+            "owner",
+            "priority",
+            "expected_value",
+            "engagement_level",
+            "follow_up_at",
+        ]
+        widgets = {
+            "follow_up_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
+        self.fields["source"].queryset = LeadSource.objects.all()
+        if self.instance.pk:
+            self.fields["version"].initial = self.instance.version
+
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class InteractionForm(forms.ModelForm):
+    class Meta:
+        model = Interaction
+        fields = ["kind", "notes", "outcome"]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+
+
+class MoveForm(forms.Form):
+    stage = forms.SlugField()
+    index = forms.IntegerField(min_value=0)
+    version = forms.IntegerField(min_value=0)
+    prev = forms.IntegerField(required=False)
+    next = forms.IntegerField(required=False)

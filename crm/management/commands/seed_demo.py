@@ -1,0 +1,194 @@
+"""A demo team with a few hundred leads and their history, made through the services like real use."""
+
+import contextlib
+import random
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from crm import services
+from crm.models import AGENTS_GROUP, MANAGERS_GROUP, Interaction, Lead, Stage
+
+STAGES = [
+    ("New", "new", "open", None),
+    ("Contacted", "contacted", "open", None),
+    ("Qualified", "qualified", "open", None),
+    ("Proposal", "proposal", "open", 40),
+    ("Negotiation", "negotiation", "open", 25),
+    ("Won", "won", "won", None),
+    ("Lost", "lost", "lost", None),
+]
+SOURCES = ["Website", "Referral", "Trade show", "Cold call", "LinkedIn", "Partner"]
+TEAM = [
+    ("manager", "Morgan", "Lee", MANAGERS_GROUP),
+    ("alice", "Alice", "Martin", AGENTS_GROUP),
+    ("bob", "Bob", "Nguyen", AGENTS_GROUP),
+    ("carol", "Carol", "Schmidt", AGENTS_GROUP),
+]
+FIRST = [
+    "Ana",
+    "Ben",
+    "Chloé",
+    "Dmitri",
+    "Eva",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kemi",
+    "Luca",
+    "Maya",
+    "Nils",
+    "Olga",
+    "Pedro",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tess",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Yara",
+]
+LAST = [
+    "Silva",
+    "Okafor",
+    "Dubois",
+    "Ivanova",
+    "Haddad",
+    "Tanaka",
+    "Novak",
+    "Garcia",
+    "Berg",
+    "Rossi",
+    "Kowalski",
+    "Fischer",
+    "Moreau",
+    "Costa",
+    "Lindqvist",
+    "Byrne",
+]
+COMPANIES = [
+    "Acme Logistics",
+    "Northwind",
+    "Globex",
+    "Initech",
+    "Umbrella Health",
+    "Stark Foods",
+    "Wayne Energy",
+    "Hooli",
+    "Vandelay Imports",
+    "Soylent",
+    "Cyberdyne",
+    "Tyrell Labs",
+    "Wonka Retail",
+    "Oscorp",
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo team (manager, alice, bob, carol), stages, sources and a few hundred leads."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--if-empty", action="store_true", help="Do nothing when leads already exist.")
+        parser.add_argument("--leads", type=int, default=300)
+        parser.add_argument("--seed", type=int, default=7)
+
+    def handle(self, *args, if_empty=False, leads=300, seed=7, **options):
+        if if_empty and Lead.objects.exists():
+            self.stdout.write("Leads exist already; demo data not loaded.")
+            return
+        rng = random.Random(seed)
+        users = self.make_team()
+        stages = self.make_stages()
+        sources = [services.source_named(name) for name in SOURCES]
+        agents = users[1:]
+        now = timezone.now()
+        for i in range(leads):
+            self.make_lead(rng, i, agents, users[0], stages, sources, now)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data ready: {leads} leads, users {', '.join(u.username for u in users)}."
+            )
+        )
+
+    def make_team(self) -> list:
+        password = "demo" if settings.DEBUG else None
+        users = []
+        for username, first, last, group in TEAM:
+            user, created = get_user_model().objects.get_or_create(
+                username=username,
+                defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"},
+            )
+            if created:
+                if password is None:
+                    generated = secrets.token_urlsafe(12)
+                    self.stdout.write(f"{username}: password {generated}")
+                user.set_password(password or generated)
+                user.is_staff = group == MANAGERS_GROUP
+                user.save()
+            user.groups.add(Group.objects.get_or_create(name=group)[0])
+            users.append(user)
+        return users
+
+    def make_stages(self) -> dict[str, Stage]:
+        stages = {}
+        for order, (name, slug, kind, wip) in enumerate(STAGES):
+            stages[slug], _ = Stage.objects.get_or_create(
+                slug=slug, defaults={"name": name, "order": order, "kind": kind, "wip_limit": wip}
+            )
+        return stages
+
+    def make_lead(self, rng, i, agents, manager, stages, sources, now) -> None:
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        owner = rng.choice([*agents, *agents, None])
+        actor = owner or manager
+        lead = services.create_lead(
+            actor=actor,
+            name=f"{first} {last}",
+            company=rng.choice(COMPANIES),
+            email=f"{first}.{last}{i}@example.com".lower().replace("é", "e"),
+            phone=f"+1 555 {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
+            source=rng.choice(sources),
+            owner=owner,
+            priority=rng.choices([1, 2, 3, 4], weights=[2, 5, 3, 1])[0],
+            expected_value=services.money(rng.randrange(500, 60000, 250)),
+            engagement_level=rng.randint(0, 3),
+        )
+        created = now - timedelta(days=rng.randint(1, 120), hours=rng.randint(0, 23))
+        Lead.objects.filter(pk=lead.pk).update(created_at=created)
+        lead.history.update(history_date=created)
+        for _ in range(rng.choices([0, 1, 2, 3, 5], weights=[3, 4, 3, 2, 1])[0]):
+            services.log_interaction(
+                lead.pk,
+                actor=actor,
+                kind=rng.choice(Interaction.Kind.values),
+                notes=rng.choice(["Intro call", "Sent pricing", "Demo booked", "Asked for references", ""]),
+                occurred_at=created + timedelta(days=rng.uniform(0, max((now - created).days, 1))),
+            )
+        if rng.random() < 0.25:
+            lead.refresh_from_db()
+            services.update_lead(
+                lead.pk,
+                actor=actor,
+                version=lead.version,
+                changes={"follow_up_at": now + timedelta(days=rng.randint(-5, 10))},
+            )
+        target = rng.choices(list(stages), weights=[6, 5, 4, 3, 2, 2, 2])[0]
+        if target != "new":
+            lead.refresh_from_db()
+            # At a WIP limit the lead stays where it is, as it would for an agent.
+            with contextlib.suppress(services.Conflict):
+                services.move_lead(
+                    lead.pk,
+                    actor=actor,
+                    stage_slug=target,
+                    placement=services.Placement(index=10**6),
+                    version=lead.version,
+                )

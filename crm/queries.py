@@ -1,0 +1,190 @@
+"""Read models: what the pages show, in a constant number of queries."""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from crm.models import Interaction, Lead, LeadSource, Stage
+
+CARD_FIELDS = (
+    "id",
+    "name",
+    "company",
+    "email",
+    "stage_id",
+    "stage__slug",
+    "owner_id",
+    "owner__username",
+    "owner__first_name",
+    "owner__last_name",
+    "source_id",
+    "source__name",
+    "priority",
+    "expected_value",
+    "position",
+    "version",
+    "lead_score",
+    "score_source",
+    "follow_up_at",
+    "snoozed_until",
+    "last_interaction_kind",
+    "last_interaction_at",
+    "interaction_count",
+)
+
+
+@dataclass(frozen=True)
+class BoardFilter:
+    """The board's filters, parsed from the query string: mine/all, source, free text."""
+
+    owner_id: int | None = None
+    source_id: int | None = None
+    text: str = ""
+
+    @classmethod
+    def from_request(cls, request) -> "BoardFilter":
+        mine = request.GET.get("mine") in {"1", "true", "on"}
+        source = request.GET.get("source", "")
+        return cls(
+            owner_id=request.user.pk if mine else None,
+            source_id=int(source) if source.isdigit() else None,
+            text=request.GET.get("q", "").strip()[:100],
+        )
+
+    def apply(self, leads: QuerySet) -> QuerySet:
+        if self.owner_id is not None:
+            leads = leads.filter(owner_id=self.owner_id)
+        if self.source_id is not None:
+            leads = leads.filter(source_id=self.source_id)
+        if self.text:
+            leads = leads.filter(
+                Q(name__icontains=self.text) | Q(company__icontains=self.text) | Q(email__icontains=self.text)
+            )
+        return leads
+
+    @property
+    def active(self) -> bool:
+        return bool(self.owner_id or self.source_id or self.text)
+
+
+@dataclass
+class Column:
+    stage: Stage
+    count: int = 0
+    total_value: Decimal = Decimal(0)
+    cards: list = field(default_factory=list)
+    has_more: bool = False
+
+    @property
+    def full(self) -> bool:
+        return self.stage.wip_limit is not None and self.count >= self.stage.wip_limit
+
+
+def card_queryset() -> QuerySet:
+    return Lead.objects.select_related("owner", "source", "stage")
+
+
+def column_stats() -> dict[int, tuple[int, Decimal]]:
+    rows = Lead.objects.values("stage_id").annotate(n=Count("id"), total=Sum("expected_value"))
+    return {row["stage_id"]: (row["n"], row["total"] or Decimal(0)) for row in rows.order_by()}
+
+
+def board(board_filter: BoardFilter, page_size: int | None = None) -> list[Column]:
+    """Every column with its count, value and first cards: three queries, whatever the board's size."""
+    page_size = page_size or settings.BOARD_PAGE_SIZE
+    stages = list(Stage.objects.all())
+    stats = column_stats()
+    columns = {s.pk: Column(s, *stats.get(s.pk, (0, Decimal(0)))) for s in stages}
+    ranked = board_filter.apply(card_queryset()).annotate(
+        rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=[F("position").asc(), F("id").asc()])
+    )
+    for lead in ranked.filter(rank__lte=page_size + 1).order_by("stage_id", "rank"):
+        column = columns[lead.stage_id]
+        if lead.rank > page_size:
+            column.has_more = True
+        else:
+            column.cards.append(lead)
+    return list(columns.values())
+
+
+def column_page(stage: Stage, board_filter: BoardFilter, after: tuple[int, int] | None) -> tuple[list, bool]:
+    """The next page of one column after the card at (position, id): keyset pagination, no OFFSET."""
+    leads = board_filter.apply(card_queryset().filter(stage=stage)).order_by("position", "id")
+    if after is not None:
+        position, pk = after
+        leads = leads.filter(Q(position__gt=position) | Q(position=position, pk__gt=pk))
+    page = list(leads[: settings.BOARD_PAGE_SIZE + 1])
+    return page[: settings.BOARD_PAGE_SIZE], len(page) > settings.BOARD_PAGE_SIZE
+
+
+def card(lead_id: int) -> Lead:
+    return card_queryset().get(pk=lead_id)
+
+
+def sources() -> QuerySet:
+    return LeadSource.objects.all()
+
+
+def describe_last_change(lead: Lead) -> str:
+    record = lead.history.select_related("history_user").order_by("-history_date", "-history_id").first()
+    if record is None:
+        return "it changed a moment ago"
+    who = record.history_user.get_username() if record.history_user else "someone"
+    what = record.history_change_reason or "changed it"
+    where = f" to {lead.stage.name}" if what == "moved" else ""
+    return f"{who} {what} it{where} {timesince(record.history_date)} ago"
+
+
+@dataclass(frozen=True)
+class Change:
+    when: object
+    who: str
+    reason: str
+    fields: list[tuple[str, str, str]]
+
+
+HIDDEN_HISTORY_FIELDS = {"position", "version", "updated_at"}
+
+
+def lead_history(lead: Lead, limit: int = 100) -> list[Change]:
+    """Who changed which field from what to what, newest first, from one history query."""
+    records = list(
+        lead.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1]
+    )
+    labels = {f.name: f.verbose_name for f in Lead._meta.fields}
+    stage_names = dict(Stage.objects.values_list("pk", "name"))
+    changes = []
+    for newer, older in zip(records, [*records[1:], None], strict=True):
+        if len(changes) == limit:
+            break
+        fields = []
+        if older is not None:
+            delta = newer.diff_against(
+                older, excluded_fields=HIDDEN_HISTORY_FIELDS, foreign_keys_are_objs=False
+            )
+            for change in delta.changes:
+                old, new = change.old, change.new
+                if change.field == "stage":
+                    old, new = stage_names.get(old, old), stage_names.get(new, new)
+                fields.append((str(labels.get(change.field, change.field)), _show(old), _show(new)))
+        who = newer.history_user.get_username() if newer.history_user else "system"
+        reason = newer.history_change_reason or ("created" if older is None else "changed")
+        changes.append(Change(newer.history_date, who, reason, fields))
+    return changes
+
+
+def _show(value) -> str:
+    return "—" if value in (None, "") else str(value)
+
+
+def interactions(lead: Lead, limit: int = 50) -> QuerySet:
+    return Interaction.objects.filter(lead=lead).select_related("agent")[:limit]
+
+
+def now():
+    return timezone.now()

@@ -1,0 +1,246 @@
+"""Every write the product makes. One function per write: validate, write in one transaction, record history,
+publish the event on commit. Views, consumers, actors and commands call these; nothing else writes leads.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from crm import events, positions
+from crm.models import Interaction, Lead, LeadSource, Stage
+from crm.permissions import can_change
+
+EDITABLE_FIELDS = (
+    "name",
+    "company",
+    "email",
+    "phone",
+    "source",
+    "owner",
+    "priority",
+    "expected_value",
+    "engagement_level",
+    "follow_up_at",
+)
+
+
+class Conflict(Exception):
+    """The write was refused because the lead is not as the caller saw it; `lead` is how it is now."""
+
+    def __init__(self, lead: Lead, message: str):
+        super().__init__(message)
+        self.lead = lead
+        self.message = message
+
+
+def _forbid_unless_can_change(actor, lead: Lead) -> None:
+    if not can_change(actor, lead):
+        owner = lead.owner.get_username() if lead.owner else "nobody"
+        raise PermissionDenied(f"“{lead.name}” belongs to {owner}; only they or a manager can change it.")
+
+
+def _check_version(lead: Lead, version: int | None) -> None:
+    if version is not None and int(version) != lead.version:
+        from crm.queries import describe_last_change
+
+        raise Conflict(lead, f"“{lead.name}” was changed meanwhile: {describe_last_change(lead)}.")
+
+
+def _save(lead: Lead, actor, reason: str, fields: list[str] | None = None) -> None:
+    """Save with a bumped version and a history row that names the actor."""
+    lead.version += 1
+    lead._history_user = actor
+    lead._change_reason = reason
+    lead.full_clean(exclude=["stage", "source", "owner"], validate_unique=False, validate_constraints=False)
+    lead.save(update_fields=None if fields is None else [*fields, "version", "updated_at"])
+
+
+def _locked(lead_id: int) -> Lead:
+    # of=("self",): lock the lead row only; the owner join is an outer join Postgres will not lock.
+    return Lead.objects.select_for_update(of=("self",)).select_related("owner").get(pk=lead_id)
+
+
+def _is_full(stage: Stage) -> bool:
+    return stage.wip_limit is not None and Lead.objects.filter(stage=stage).count() >= stage.wip_limit
+
+
+def _end_of_stage(stage: Stage) -> int:
+    last = Lead.objects.filter(stage=stage).order_by("-position", "-id").values_list("position", flat=True)
+    last = last.first()
+    return positions.between(last, None)
+
+
+@transaction.atomic
+def create_lead(*, actor, name: str, stage: Stage | None = None, **fields) -> Lead:
+    stage = stage or Stage.objects.filter(kind=Stage.Kind.OPEN).first()
+    if stage is None:
+        raise ValidationError("Create the pipeline's stages before adding leads.")
+    Stage.objects.select_for_update().get(pk=stage.pk)  # serialise keys at the end of this column
+    unknown = set(fields) - set(EDITABLE_FIELDS) - {"attributes", "external_id", "lead_score", "score_source"}
+    if unknown:
+        raise ValidationError(f"Unknown lead fields: {', '.join(sorted(unknown))}")
+    lead = Lead(name=name, stage=stage, position=_end_of_stage(stage), **fields)
+    if stage.is_closed:
+        lead.closed_at = timezone.now()
+    lead.version = 0
+    _save(lead, actor, "created")
+    events.publish(events.LeadCreated(actor_id=getattr(actor, "pk", None), lead_id=lead.pk))
+    return lead
+
+
+@transaction.atomic
+def update_lead(lead_id: int, *, actor, version: int | None, changes: dict) -> Lead:
+    lead = _locked(lead_id)
+    _forbid_unless_can_change(actor, lead)
+    _check_version(lead, version)
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(f"These fields cannot be edited here: {', '.join(sorted(unknown))}")
+    changed = [name for name, value in changes.items() if getattr(lead, name) != value]
+    if not changed:
+        return lead
+    for name in changed:
+        setattr(lead, name, changes[name])
+    _save(lead, actor, "edited", changed)
+    events.publish(events.LeadChanged(actor_id=actor.pk, lead_id=lead.pk, fields=tuple(changed)))
+    return lead
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the mover dropped the card: its index in the column as they saw it, and the neighbours they saw.
+
+    Neighbours win over the index: they keep the mover's intent when the column is filtered on their screen
+    or changed under them.
+    """
+
+    index: int
+    prev_id: int | None = None
+    next_id: int | None = None
+
+
+def _neighbour_keys(lead: Lead, stage: Stage, placement: Placement) -> tuple[int | None, int | None]:
+    column = Lead.objects.filter(stage=stage).exclude(pk=lead.pk).order_by("position", "id")
+    keys = column.values_list("position", "id")
+    if placement.next_id is not None:
+        nxt = keys.filter(pk=placement.next_id).first()
+        if nxt is not None:
+            above = keys.filter(_before(*nxt)).order_by("-position", "-id").first()
+            return (above[0] if above else None), nxt[0]
+    if placement.prev_id is not None:
+        prev = keys.filter(pk=placement.prev_id).first()
+        if prev is not None:
+            below = keys.filter(_after(*prev)).first()
+            return prev[0], (below[0] if below else None)
+    index = max(placement.index, 0)
+    window = list(keys[max(index - 1, 0) : index + 1])
+    if index == 0:
+        return None, (window[0][0] if window else None)
+    above = window[0][0] if window else None
+    below = window[1][0] if len(window) > 1 else None
+    if not window:  # index past the end: append
+        last = keys.order_by("-position", "-id").first()
+        above = last[0] if last else None
+    return above, below
+
+
+def _before(position: int, pk: int) -> Q:
+    return Q(position__lt=position) | Q(position=position, pk__lt=pk)
+
+
+def _after(position: int, pk: int) -> Q:
+    return Q(position__gt=position) | Q(position=position, pk__gt=pk)
+
+
+def rebalance_stage(stage: Stage) -> None:
+    """Renumber a column evenly. Rare: only when a gap between two neighbours is used up."""
+    leads = list(Lead.objects.filter(stage=stage).order_by("position", "id").only("id", "position"))
+    for lead, key in zip(leads, positions.spread(len(leads)), strict=True):
+        lead.position = key
+    Lead.objects.bulk_update(leads, ["position"], batch_size=1000)
+    events.publish(events.ColumnRebalanced(actor_id=None, stage_id=stage.pk))
+
+
+@transaction.atomic
+def move_lead(lead_id: int, *, actor, stage_slug: str, placement: Placement, version: int | None) -> Lead:
+    """Move a card to a place in a column; one row written (rarely the column, when its keys run out)."""
+    # Lock order is always lead row, then target stage row: moves into the same column queue behind each
+    # other so two of them never compute the same key, and 10 movers of one card see one winner.
+    lead = _locked(lead_id)
+    target = Stage.objects.select_for_update().filter(slug=stage_slug).first()
+    if target is None:
+        raise ValidationError(f"There is no stage “{stage_slug}”.")
+    _forbid_unless_can_change(actor, lead)
+    _check_version(lead, version)
+    from_stage_id = lead.stage_id
+    if target.pk != from_stage_id and _is_full(target):
+        raise Conflict(lead, f"“{target.name}” is full: its limit is {target.wip_limit} leads.")
+    above, below = _neighbour_keys(lead, target, placement)
+    key = positions.between(above, below)
+    if key is None:
+        rebalance_stage(target)
+        above, below = _neighbour_keys(lead, target, placement)
+        key = positions.between(above, below)
+    lead.stage = target
+    lead.position = key
+    fields = ["stage", "position"]
+    if target.is_closed and lead.closed_at is None:
+        lead.closed_at = timezone.now()
+        fields.append("closed_at")
+    elif not target.is_closed and lead.closed_at is not None:
+        lead.closed_at = None
+        fields.append("closed_at")
+    _save(lead, actor, "moved", fields)
+    events.publish(
+        events.LeadMoved(
+            actor_id=actor.pk, lead_id=lead.pk, from_stage_id=from_stage_id, to_stage_id=target.pk
+        )
+    )
+    return lead
+
+
+@transaction.atomic
+def log_interaction(
+    lead_id: int, *, actor, kind: str, notes: str = "", outcome: str = "", occurred_at: datetime | None = None
+) -> Interaction:
+    lead = _locked(lead_id)
+    _forbid_unless_can_change(actor, lead)
+    if kind not in Interaction.Kind.values:
+        raise ValidationError(f"“{kind}” is not a kind of interaction.")
+    interaction = Interaction(
+        lead=lead,
+        agent=actor,
+        kind=kind,
+        notes=notes,
+        outcome=outcome,
+        occurred_at=occurred_at or timezone.now(),
+    )
+    interaction.full_clean()
+    interaction.save()
+    lead.interaction_count += 1  # the row is locked, so a plain increment is exact
+    fields = ["interaction_count"]
+    if lead.last_interaction_at is None or interaction.occurred_at >= lead.last_interaction_at:
+        lead.last_interaction_kind = kind
+        lead.last_interaction_at = interaction.occurred_at
+        fields += ["last_interaction_kind", "last_interaction_at"]
+    _save(lead, actor, f"logged a {kind}", fields)
+    events.publish(
+        events.InteractionLogged(actor_id=actor.pk, lead_id=lead.pk, interaction_id=interaction.pk)
+    )
+    return interaction
+
+
+def source_named(name: str) -> LeadSource | None:
+    name = (name or "").strip()
+    if not name:
+        return None
+    return LeadSource.objects.get_or_create(name=name)[0]
+
+
+def money(value) -> Decimal:
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))

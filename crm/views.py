@@ -1,0 +1,190 @@
+"""Thin HTMX views: parse, call a service or a query, render a page or a partial."""
+
+import json
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from crm import queries, services
+from crm.forms import InteractionForm, LeadForm, MoveForm
+from crm.models import Lead, Stage
+from crm.permissions import can_change
+
+
+def message_response(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    """A readable error: plain text for scripts and htmx, a page for a person's browser."""
+    if request.htmx or request.headers.get("X-Requested-With") == "fetch":
+        return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    return render(request, "error.html", {"status": status, "message": message}, status=status)
+
+
+def notify(response: HttpResponse, message: str, level: str = "info") -> HttpResponse:
+    # JSON escapes non-ASCII, so any name fits in a header.
+    response["HX-Trigger"] = json.dumps({"pipeline:notice": {"message": message, "level": level}})
+    return response
+
+
+def card_response(request: HttpRequest, lead: Lead, status: int = 200, message: str = "") -> HttpResponse:
+    response = render(
+        request, "crm/partials/_card.html", {"lead": lead, "now": timezone.now()}, status=status
+    )
+    return notify(response, message, "error") if message else response
+
+
+def domain_errors(view):
+    """Turn the services' refusals into 403/404/409/400 answers with the reason, never a 500."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except Lead.DoesNotExist:
+            return message_response(request, 404, "That lead does not exist any more.")
+        except PermissionDenied as error:
+            return message_response(request, 403, str(error) or "You may not do that.")
+        except services.Conflict as error:
+            return card_response(request, queries.card(error.lead.pk), status=409, message=error.message)
+        except ValidationError as error:
+            return message_response(request, 400, " ".join(error.messages))
+
+    return wrapper
+
+
+def form_error_text(form) -> str:
+    return " ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+
+
+@login_required
+@require_GET
+def board(request: HttpRequest) -> HttpResponse:
+    board_filter = queries.BoardFilter.from_request(request)
+    context = {
+        # A callable, so the template reads the board after it has read the latest event number: a
+        # browser may then replay an event it already shows (harmless), never miss one.
+        "columns": lambda: queries.board(board_filter),
+        "filter": board_filter,
+        "sources": queries.sources(),
+        "now": timezone.now(),
+        "query": request.GET.urlencode(),
+    }
+    return render(request, "crm/board.html", context)
+
+
+@login_required
+@require_GET
+def column_more(request: HttpRequest, slug: str) -> HttpResponse:
+    stage = get_object_or_404(Stage, slug=slug)
+    after = None
+    try:
+        position, pk = request.GET.get("after", "").split(":")
+        after = (int(position), int(pk))
+    except ValueError:
+        return message_response(request, 400, "“after” must be a card's position and id, like 1024:17.")
+    cards, has_more = queries.column_page(stage, queries.BoardFilter.from_request(request), after)
+    query = request.GET.copy()
+    query.pop("after", None)
+    context = {
+        "stage": stage,
+        "cards": cards,
+        "has_more": has_more,
+        "now": timezone.now(),
+        "query": query.urlencode(),
+    }
+    return render(request, "crm/partials/_column_cards.html", context)
+
+
+@login_required
+@require_POST
+@domain_errors
+def move(request: HttpRequest, pk: int) -> HttpResponse:
+    form = MoveForm(request.POST)
+    if not form.is_valid():
+        return message_response(request, 400, f"Cannot move the card: {form_error_text(form)}")
+    data = form.cleaned_data
+    placement = services.Placement(index=data["index"], prev_id=data["prev"], next_id=data["next"])
+    lead = services.move_lead(
+        pk, actor=request.user, stage_slug=data["stage"], placement=placement, version=data["version"]
+    )
+    return card_response(request, queries.card(lead.pk))
+
+
+def _detail_context(request: HttpRequest, lead: Lead, form=None, interaction_form=None) -> dict:
+    return {
+        "lead": lead,
+        "form": form or LeadForm(instance=lead),
+        "interaction_form": interaction_form or InteractionForm(),
+        "interactions": queries.interactions(lead),
+        "history": queries.lead_history(lead),
+        "can_change": can_change(request.user, lead),
+        "now": timezone.now(),
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@domain_errors
+def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = get_object_or_404(queries.card_queryset(), pk=pk)
+    if request.method == "GET":
+        return render(request, "crm/lead_detail.html", _detail_context(request, lead))
+    form = LeadForm(request.POST, instance=Lead.objects.get(pk=pk))
+    if not form.is_valid():
+        context = _detail_context(request, lead, form=form)
+        return render(request, "crm/partials/lead_form.html", context, status=400)
+    try:
+        services.update_lead(
+            pk, actor=request.user, version=form.cleaned_data["version"], changes=form.changes()
+        )
+    except services.Conflict as conflict:
+        form.add_error(None, f"{conflict.message} Reload to see their change; your edit was not saved.")
+        context = _detail_context(request, lead, form=form)
+        return render(request, "crm/partials/lead_form.html", context, status=409)
+    lead = queries.card(pk)
+    context = _detail_context(request, lead)
+    context["saved"] = True
+    template = "crm/partials/lead_form.html" if request.htmx else "crm/lead_detail.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@domain_errors
+def lead_create(request: HttpRequest) -> HttpResponse:
+    form = LeadForm(request.POST or None, initial={"owner": request.user})
+    if request.method == "POST":
+        if form.is_valid():
+            changes = {k: v for k, v in form.changes().items() if v not in (None, "")}
+            lead = services.create_lead(actor=request.user, **changes)
+            return redirect("lead-detail", pk=lead.pk)
+        return render(request, "crm/lead_create.html", {"form": form}, status=400)
+    return render(request, "crm/lead_create.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@domain_errors
+def interaction_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """The log form: in the board's dialog (quick action) or in the lead page's interactions section."""
+    lead = get_object_or_404(queries.card_queryset(), pk=pk)
+    in_dialog = request.GET.get("in") == "dialog" or request.POST.get("in") == "dialog"
+    template = "crm/partials/interaction_dialog.html" if in_dialog else "crm/partials/interactions.html"
+    form = InteractionForm(request.POST or None)
+    if request.method == "POST":
+        if not form.is_valid():
+            return render(
+                request, template, _detail_context(request, lead, interaction_form=form), status=400
+            )
+        services.log_interaction(pk, actor=request.user, **form.cleaned_data)
+        lead = queries.card(pk)
+        if in_dialog:
+            response = card_response(request, lead)
+            response["HX-Retarget"] = f"#lead-{pk}"
+            response["HX-Reswap"] = "outerHTML"
+            return notify(response, f"Logged a {form.cleaned_data['kind']} with {lead.name}.")
+        form = InteractionForm()
+    return render(request, template, _detail_context(request, lead, interaction_form=form))

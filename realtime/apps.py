@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class RealtimeConfig(AppConfig):
+    name = "realtime"
+    verbose_name = "Live updates"
+
+    def ready(self) -> None:
+        from crm import events
+        from realtime import broadcast
+
+        events.subscribe(broadcast.on_domain_event)

@@ -1,0 +1,142 @@
+"""The only code that sends to socket groups. It renders each fragment once, numbers board events, and sends.
+
+Board frames are HTML fragments that htmx swaps by id (`hx-swap-oob`): the card (`#lead-<pk>`) and the
+affected column headers. Each is stored as a BoardEvent first, so a browser that reconnects can catch up.
+"""
+
+import logging
+from datetime import timedelta
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from crm import events, queries
+from crm.models import Lead, Stage
+from realtime.models import BoardEvent, Presence
+
+log = logging.getLogger(__name__)
+
+BOARD_GROUP = "board"
+DASHBOARD_GROUP = "dashboard"
+PRESENCE_TTL = timedelta(seconds=90)
+# Past this many cards in one event (a bulk rescore), browsers reload the board instead of swapping cards.
+BULK_CARD_LIMIT = 50
+
+
+def on_domain_event(event: events.Event) -> None:
+    match event:
+        case events.LeadMoved(lead_id=lead_id, from_stage_id=a, to_stage_id=b):
+            send_cards("moved", [lead_id], {a, b})
+        case events.LeadCreated(lead_id=lead_id) | events.LeadChanged(lead_id=lead_id):
+            send_cards(type(event).__name__, [lead_id], None)
+        case events.InteractionLogged(lead_id=lead_id):
+            send_cards("interaction", [lead_id], None)
+        case events.ScoresChanged(lead_ids=lead_ids):
+            send_cards("scores", list(lead_ids), set())
+        case events.ColumnRebalanced():
+            send_board_refresh("rebalanced")
+
+
+def send_cards(kind: str, lead_ids: list[int], stage_ids: set[int] | None) -> None:
+    """Render the cards and their columns' headers once, number the frame, send it to every board."""
+    if len(lead_ids) > BULK_CARD_LIMIT:
+        send_board_refresh(kind)
+        return
+    cards = list(queries.card_queryset().filter(pk__in=lead_ids))
+    if stage_ids is None:
+        stage_ids = {lead.stage_id for lead in cards}
+    stats = queries.column_stats()
+    stages = Stage.objects.filter(pk__in=stage_ids)
+    html = render_to_string(
+        "crm/partials/board_event.html",
+        {
+            "cards": cards,
+            "headers": [(stage, *stats.get(stage.pk, (0, 0))) for stage in stages],
+            "now": timezone.now(),
+            "oob": True,
+        },
+    )
+    send_board_frame(kind, html)
+
+
+def render_refresh() -> str:
+    return render_to_string("crm/partials/board_refresh.html")
+
+
+def send_board_refresh(kind: str) -> None:
+    send_board_frame(kind, render_refresh())
+
+
+def send_board_frame(kind: str, html: str) -> int:
+    seq = BoardEvent.objects.create(kind=kind, html=html).pk
+    if seq % 500 == 0:
+        BoardEvent.objects.filter(pk__lte=seq - settings.BOARD_EVENT_RETENTION).delete()
+    _group_send(BOARD_GROUP, {"type": "board.event", "seq": seq, "html": html})
+    return seq
+
+
+def latest_seq() -> int:
+    return BoardEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def missed_since(seq: int) -> list[tuple[int, str]] | None:
+    """Frames after `seq`, oldest first; None when too many were missed (or pruned) to replay."""
+    # Pruning keeps far more events than a catch-up replays, so a pruned gap always shows up as "too many".
+    limit = settings.BOARD_CATCHUP_LIMIT
+    rows = list(BoardEvent.objects.filter(pk__gt=seq).order_by("pk").values_list("pk", "html")[: limit + 1])
+    return None if len(rows) > limit else rows
+
+
+def frame(seq: int, html: str) -> str:
+    """The text a socket sends: the event's number first, so the browser knows where it is."""
+    return f'<div id="board-seq" hx-swap-oob="true" data-seq="{seq}"></div>{html}'
+
+
+# --- Presence and dragging: ephemeral, not numbered -----------------------------------------------
+
+
+def join(channel_name: str, user) -> None:
+    Presence.objects.update_or_create(
+        channel_name=channel_name, defaults={"user": user, "seen_at": timezone.now()}
+    )
+    send_presence()
+
+
+def touch(channel_name: str) -> None:
+    Presence.objects.filter(channel_name=channel_name).update(seen_at=timezone.now())
+
+
+def leave(channel_name: str) -> None:
+    Presence.objects.filter(channel_name=channel_name).delete()
+    send_presence()
+
+
+def present_users() -> list:
+    from django.contrib.auth import get_user_model
+
+    fresh = Presence.objects.filter(seen_at__gte=timezone.now() - PRESENCE_TTL).values("user_id")
+    return list(get_user_model().objects.filter(pk__in=fresh).order_by("username"))
+
+
+def send_presence() -> None:
+    html = render_to_string("crm/partials/presence.html", {"present": present_users(), "oob": True})
+    _group_send(BOARD_GROUP, {"type": "board.ephemeral", "html": html, "exclude": ""})
+
+
+def send_dragging(channel_name: str, user, lead_id: int, dragging: bool) -> None:
+    if not Lead.objects.filter(pk=lead_id).exists():
+        return
+    html = render_to_string(
+        "crm/partials/dragging.html", {"lead_id": lead_id, "who": user if dragging else None, "oob": True}
+    )
+    _group_send(BOARD_GROUP, {"type": "board.ephemeral", "html": html, "exclude": channel_name})
+
+
+def _group_send(group: str, message: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async_to_sync(layer.group_send)(group, message)

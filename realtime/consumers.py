@@ -1,0 +1,105 @@
+"""Board and dashboard sockets: authenticated users only (origin is checked in project.asgi)."""
+
+import json
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from crm.permissions import is_manager
+from realtime import broadcast
+
+log = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+class BoardConsumer(AsyncWebsocketConsumer):
+    """Forwards numbered board frames, replays what a browser missed (`hello`), tracks presence and drags."""
+
+    group = broadcast.BOARD_GROUP
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.user = user
+        self.dragging: int | None = None
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await database_sync_to_async(broadcast.join)(self.channel_name, user)
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "user"):
+            return
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.dragging is not None:
+            await database_sync_to_async(broadcast.send_dragging)(
+                self.channel_name, self.user, self.dragging, False
+            )
+        await database_sync_to_async(broadcast.leave)(self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            message = json.loads(text_data or "")
+            kind = message["type"]
+        except (ValueError, KeyError, TypeError):
+            return  # a malformed frame from a browser changes nothing
+        if kind == "hello":
+            await self.catch_up(message.get("last_seq"))
+        elif kind == "ping":
+            await database_sync_to_async(broadcast.touch)(self.channel_name)
+        elif kind in {"drag", "drop"}:
+            await self.drag(message.get("lead"), kind == "drag")
+
+    async def catch_up(self, last_seq) -> None:
+        try:
+            last_seq = int(last_seq)
+        except (TypeError, ValueError):
+            return
+        missed = await database_sync_to_async(broadcast.missed_since)(last_seq)
+        if missed is None:
+            latest = await database_sync_to_async(broadcast.latest_seq)()
+            html = await database_sync_to_async(broadcast.render_refresh)()
+            await self.send(text_data=broadcast.frame(latest, html))
+            return
+        for seq, html in missed:
+            await self.send(text_data=broadcast.frame(seq, html))
+
+    async def drag(self, lead_id, dragging: bool) -> None:
+        try:
+            lead_id = int(lead_id)
+        except (TypeError, ValueError):
+            return
+        self.dragging = lead_id if dragging else None
+        await database_sync_to_async(broadcast.send_dragging)(self.channel_name, self.user, lead_id, dragging)
+
+    async def board_event(self, message: dict) -> None:
+        await self.send(text_data=broadcast.frame(message["seq"], message["html"]))
+
+    async def board_ephemeral(self, message: dict) -> None:
+        if message.get("exclude") != self.channel_name:
+            await self.send(text_data=message["html"])
+
+
+class DashboardConsumer(AsyncWebsocketConsumer):
+    """Managers' live dashboard: forwards rendered dashboard fragments."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not await database_sync_to_async(is_manager)(user):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        await self.channel_layer.group_add(broadcast.DASHBOARD_GROUP, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(broadcast.DASHBOARD_GROUP, self.channel_name)
+
+    async def dashboard_fragment(self, message: dict) -> None:
+        await self.send(text_data=message["html"])

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from realtime.consumers import BoardConsumer, DashboardConsumer
+
+websocket_urlpatterns = [
+    path("ws/board/", BoardConsumer.as_asgi()),
+    path("ws/dashboard/", DashboardConsumer.as_asgi()),
+]

@@ -1,0 +1,59 @@
+"""Shared fixtures: the demo team and a pipeline of stages, as in `seed_demo`."""
+
+import os
+
+import pytest
+
+from crm.models import Stage
+from tests.factories import SourceFactory, StageFactory, UserFactory, manager_user
+
+STAGES = [
+    ("new", "New", Stage.Kind.OPEN, None),
+    ("contacted", "Contacted", Stage.Kind.OPEN, None),
+    ("proposal", "Proposal", Stage.Kind.OPEN, 3),
+    ("won", "Won", Stage.Kind.WON, None),
+    ("lost", "Lost", Stage.Kind.LOST, None),
+]
+
+requires_services = pytest.mark.skipif(
+    not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")),
+    reason="needs DATABASE_URL (Postgres) and REDIS_URL, as CI sets them",
+)
+
+
+@pytest.fixture
+def stages(db) -> dict[str, Stage]:
+    return {
+        slug: StageFactory(slug=slug, name=name, order=i, kind=kind, wip_limit=wip)
+        for i, (slug, name, kind, wip) in enumerate(STAGES)
+    }
+
+
+@pytest.fixture
+def alice(db):
+    return UserFactory(username="alice", first_name="Alice", last_name="Martin")
+
+
+@pytest.fixture
+def bob(db):
+    return UserFactory(username="bob", first_name="Bob", last_name="Nguyen")
+
+
+@pytest.fixture
+def manager(db):
+    return manager_user()
+
+
+@pytest.fixture
+def source(db):
+    return SourceFactory(name="Referral")
+
+
+@pytest.fixture
+def on_commit(django_capture_on_commit_callbacks):
+    """Run on-commit callbacks (event delivery) inside a test's transaction, as a real commit would."""
+
+    def run():
+        return django_capture_on_commit_callbacks(execute=True)
+
+    return run

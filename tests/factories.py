@@ -1,0 +1,68 @@
+"""Factories for bulk data; tests name the demo users (alice, bob, carol, manager) instead."""
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from crm import positions
+from crm.models import AGENTS_GROUP, MANAGERS_GROUP, Interaction, Lead, LeadSource, Stage
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"agent{n}")
+    first_name = factory.LazyAttribute(lambda u: u.username.capitalize())
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.django.Password("demo")
+
+    @factory.post_generation
+    def role(user, create, extracted, **kwargs):
+        if create:
+            user.groups.add(Group.objects.get_or_create(name=extracted or AGENTS_GROUP)[0])
+
+
+def manager_user(username: str = "manager"):
+    return UserFactory(username=username, role=MANAGERS_GROUP)
+
+
+class StageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Stage
+        django_get_or_create = ("slug",)
+
+    name = factory.LazyAttribute(lambda s: s.slug.capitalize())
+    slug = factory.Sequence(lambda n: f"stage-{n}")
+    order = factory.Sequence(int)
+
+
+class SourceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LeadSource
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Source {n}")
+
+
+class LeadFactory(factory.django.DjangoModelFactory):
+    """Writes rows directly (fast, no events): for arranging a board, not for testing writes."""
+
+    class Meta:
+        model = Lead
+
+    name = factory.Sequence(lambda n: f"Lead {n}")
+    company = "Acme"
+    email = factory.Sequence(lambda n: f"lead{n}@example.com")
+    stage = factory.SubFactory(StageFactory)
+    position = factory.Sequence(lambda n: n * positions.STEP)
+
+
+class InteractionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Interaction
+
+    lead = factory.SubFactory(LeadFactory)
+    kind = Interaction.Kind.CALL
+    occurred_at = factory.Faker("date_time_this_year", tzinfo=__import__("datetime").UTC)
