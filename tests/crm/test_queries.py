@@ -1,0 +1,161 @@
+"""The board's read models: paged columns, keyset "load more" and the filters."""
+
+import re
+
+import pytest
+
+from crm import queries, services
+from crm.queries import BoardFilter
+from tests.factories import LeadFactory, SourceFactory
+
+
+@pytest.fixture
+def page_of_three(settings):
+    settings.BOARD_PAGE_SIZE = 3
+
+
+def cards_of(columns, slug) -> list[int]:
+    return [lead.pk for lead in next(c for c in columns if c.stage.slug == slug).cards]
+
+
+def test_board_lists_every_stage_in_order_even_when_empty(stages):
+    assert [column.stage.slug for column in queries.board(BoardFilter())] == list(stages)
+
+
+def test_board_cards_come_in_position_order(stages):
+    low, high = LeadFactory(stage=stages["new"], position=10), LeadFactory(stage=stages["new"], position=-10)
+    assert cards_of(queries.board(BoardFilter()), "new") == [high.pk, low.pk]
+
+
+def test_equal_positions_are_ordered_by_id(stages):
+    first, second = LeadFactory.create_batch(2, stage=stages["new"], position=5)
+    assert cards_of(queries.board(BoardFilter()), "new") == [first.pk, second.pk]
+
+
+def test_board_shows_one_page_per_column_and_says_there_is_more(stages, page_of_three):
+    leads = LeadFactory.create_batch(4, stage=stages["new"])
+    new = queries.board(BoardFilter())[0]
+    assert ([lead.pk for lead in new.cards], new.has_more) == ([lead.pk for lead in leads[:3]], True)
+
+
+def test_a_column_that_fits_on_one_page_has_no_more(stages, page_of_three):
+    LeadFactory.create_batch(3, stage=stages["new"])
+    assert queries.board(BoardFilter())[0].has_more is False
+
+
+def test_board_counts_and_sums_the_whole_column_not_just_the_page(stages, page_of_three):
+    LeadFactory.create_batch(5, stage=stages["contacted"], expected_value=100)
+    contacted = queries.board(BoardFilter())[1]
+    assert (len(contacted.cards), contacted.count, contacted.total_value) == (3, 5, 500)
+
+
+def test_a_column_at_its_wip_limit_is_full(stages):
+    LeadFactory.create_batch(3, stage=stages["proposal"])
+    assert [column.full for column in queries.board(BoardFilter())] == [False, False, True, False, False]
+
+
+def test_column_page_continues_after_the_last_card_without_overlap(stages, page_of_three):
+    leads = [lead.pk for lead in LeadFactory.create_batch(7, stage=stages["new"])]
+    first, more = queries.column_page(stages["new"], BoardFilter(), None)
+    last = first[-1]
+    second, still_more = queries.column_page(stages["new"], BoardFilter(), (last.position, last.pk))
+    last = second[-1]
+    third, done = queries.column_page(stages["new"], BoardFilter(), (last.position, last.pk))
+    assert [lead.pk for lead in [*first, *second, *third]] == leads
+    assert (more, still_more, done) == (True, True, False)
+
+
+def test_column_page_breaks_position_ties_by_id(stages, page_of_three):
+    """Keys may tie for a moment; the keyset must not skip or repeat a card sharing its neighbour's key."""
+    leads = [lead.pk for lead in LeadFactory.create_batch(5, stage=stages["new"], position=0)]
+    first, _ = queries.column_page(stages["new"], BoardFilter(), None)
+    second, _ = queries.column_page(stages["new"], BoardFilter(), (0, first[-1].pk))
+    assert [lead.pk for lead in [*first, *second]] == leads
+
+
+def test_column_page_stays_in_its_column(stages, page_of_three):
+    mine = LeadFactory(stage=stages["won"])
+    LeadFactory(stage=stages["lost"])
+    assert queries.column_page(stages["won"], BoardFilter(), None) == ([mine], False)
+
+
+def test_mine_shows_only_the_users_leads(stages, alice, bob):
+    hers = LeadFactory(stage=stages["new"], owner=alice)
+    LeadFactory(stage=stages["new"], owner=bob)
+    LeadFactory(stage=stages["new"], owner=None)
+    assert cards_of(queries.board(BoardFilter(owner_id=alice.pk)), "new") == [hers.pk]
+
+
+def test_source_filter_shows_only_that_sources_leads(stages, source):
+    referred = LeadFactory(stage=stages["new"], source=source)
+    LeadFactory(stage=stages["new"], source=SourceFactory(name="Website"))
+    assert cards_of(queries.board(BoardFilter(source_id=source.pk)), "new") == [referred.pk]
+
+
+@pytest.mark.parametrize("text", ["globex", "GLOBEX", "Kemi", "kemi.rossi@"])
+def test_text_search_matches_name_company_or_email_ignoring_case(stages, text):
+    found = LeadFactory(
+        stage=stages["new"], name="Kemi Rossi", company="Globex", email="kemi.rossi@globex.com"
+    )
+    LeadFactory(stage=stages["new"], name="Luca Berg", company="Hooli", email="luca@hooli.com")
+    assert cards_of(queries.board(BoardFilter(text=text)), "new") == [found.pk]
+
+
+def test_filters_combine(stages, alice, bob, source):
+    wanted = LeadFactory(stage=stages["new"], owner=alice, source=source, company="Globex")
+    LeadFactory(stage=stages["new"], owner=bob, source=source, company="Globex")
+    LeadFactory(stage=stages["new"], owner=alice, company="Globex")
+    LeadFactory(stage=stages["new"], owner=alice, source=source, company="Hooli")
+    board_filter = BoardFilter(owner_id=alice.pk, source_id=source.pk, text="glob")
+    assert cards_of(queries.board(board_filter), "new") == [wanted.pk]
+
+
+def test_filters_apply_to_the_next_page_too(stages, alice, bob, page_of_three):
+    hers = [LeadFactory(stage=stages["new"], owner=owner) for owner in [alice, bob] * 4][::2]
+    first, more = queries.column_page(stages["new"], BoardFilter(owner_id=alice.pk), None)
+    rest, _ = queries.column_page(
+        stages["new"], BoardFilter(owner_id=alice.pk), (first[-1].position, first[-1].pk)
+    )
+    assert ([lead.pk for lead in [*first, *rest]], more) == ([lead.pk for lead in hers], True)
+
+
+def test_a_filtered_board_pages_the_matches(stages, alice, bob, page_of_three):
+    """has_more counts matching cards: three of alice's leads among bob's fit on one page."""
+    for owner in [alice, bob, bob, alice, bob, alice, bob]:
+        LeadFactory(stage=stages["new"], owner=owner)
+    new = queries.board(BoardFilter(owner_id=alice.pk))[0]
+    assert (len(new.cards), new.has_more) == (3, False)
+
+
+def test_board_filter_reads_the_query_string(rf, alice, source):
+    request = rf.get("/leads/kanban/", {"mine": "1", "source": str(source.pk), "q": "  acme  "})
+    request.user = alice
+    assert BoardFilter.from_request(request) == BoardFilter(
+        owner_id=alice.pk, source_id=source.pk, text="acme"
+    )
+
+
+def test_board_filter_ignores_a_source_that_is_not_a_number(rf, alice):
+    request = rf.get("/leads/kanban/", {"source": "1 OR 1=1"})
+    request.user = alice
+    assert BoardFilter.from_request(request) == BoardFilter()
+
+
+def test_the_last_change_names_who_moved_the_card_and_where(stages, alice):
+    lead = LeadFactory(stage=stages["new"])
+    services.move_lead(lead.pk, actor=alice, stage_slug="won", placement=services.Placement(0), version=1)
+    lead.refresh_from_db()
+    assert queries.describe_last_change(lead).startswith("alice moved it to Won ")
+
+
+def test_the_last_change_names_who_logged_an_interaction(stages, bob):
+    """A logged call makes a drag stale too, so the conflict message must read well for it."""
+    lead = LeadFactory(stage=stages["new"])
+    services.log_interaction(lead.pk, actor=bob, kind="call")
+    assert queries.describe_last_change(lead).startswith("bob logged a call on it ")
+
+
+def test_a_change_without_a_recorded_reason_reads_as_changed(stages):
+    """Rows written outside the services (an import, the admin) carry no reason and no user."""
+    lead = LeadFactory(stage=stages["new"])
+    assert re.fullmatch(r"someone changed it \d+\xa0minutes ago", queries.describe_last_change(lead))
