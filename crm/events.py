@@ -5,7 +5,9 @@ the socket layer or the task queue, and a rolled-back write announces nothing.
 """
 
 import logging
+import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -54,6 +56,32 @@ class ScoresChanged(Event):
     lead_ids: tuple[int, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class LeadsImported(Event):
+    lead_ids: tuple[int, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class ImportRequested(Event):
+    """A manager started a CSV import; the task queue runs it."""
+
+    job_id: int
+
+
+@dataclass(frozen=True)
+class TrainingRequested(Event):
+    """A manager asked for a model; the task queue (workers) picks it up, the domain does not know it."""
+
+
+@dataclass(frozen=True)
+class TrainingUpdated(Event):
+    """A training run was queued, progressed, finished or failed (for the managers' dashboard)."""
+
+    state: str
+    message: str = ""
+    fraction: float = 0.0
+
+
 Subscriber = Callable[[Event], None]
 _subscribers: list[Subscriber] = []
 
@@ -69,8 +97,23 @@ def unsubscribe(subscriber: Subscriber) -> None:
         _subscribers.remove(subscriber)
 
 
+_muted = threading.local()
+
+
+@contextmanager
+def muted():
+    """Publish nothing inside this block: for bulk loading (seed data) while nobody is watching."""
+    _muted.on = True
+    try:
+        yield
+    finally:
+        _muted.on = False
+
+
 def publish(event: Event) -> None:
     """Deliver `event` once the surrounding transaction commits (at once when there is none)."""
+    if getattr(_muted, "on", False):
+        return
     transaction.on_commit(lambda: deliver(event))
 
 

@@ -127,3 +127,46 @@ class Interaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} with {self.lead}"
+
+
+class ImportJob(models.Model):
+    """A CSV import started in the browser: the stored file, the mapping chosen, and how it went.
+
+    The job exists from the upload on (status "uploaded") so the preview and the mapping form can read the
+    stored file; Start queues it for the background worker.
+    """
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", "Waiting for the mapping"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Imported"
+        FAILED = "failed", "Failed"
+
+    file = models.FileField(upload_to="imports/", max_length=255)
+    original_name = models.CharField(max_length=255)
+    # {CSV column: known field, "attribute" or "ignore"}, in the file's column order.
+    mapping = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPLOADED)
+    total_rows = models.PositiveIntegerField(default=0)
+    imported_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    # The first bad rows, [{"line": n, "message": "..."}]; error_count says how many there were in all.
+    errors = models.JSONField(default=list, blank=True)
+    message = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="import_jobs"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"import of {self.original_name} ({self.get_status_display()})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {self.Status.DONE, self.Status.FAILED}

@@ -6,7 +6,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
-from django.utils import timezone
 from django.utils.timesince import timesince
 
 from crm.models import Interaction, Lead, LeadSource, Stage
@@ -135,9 +134,10 @@ def describe_last_change(lead: Lead) -> str:
     if record is None:
         return "it changed a moment ago"
     who = record.history_user.get_username() if record.history_user else "someone"
-    what = record.history_change_reason or "changed it"
+    what = record.history_change_reason or "changed"
+    it = " on it" if what.startswith("logged ") else " it"  # "logged a call" has its object already
     where = f" to {lead.stage.name}" if what == "moved" else ""
-    return f"{who} {what} it{where} {timesince(record.history_date)} ago"
+    return f"{who} {what}{it}{where} {timesince(record.history_date)} ago"
 
 
 @dataclass(frozen=True)
@@ -186,5 +186,10 @@ def interactions(lead: Lead, limit: int = 50) -> QuerySet:
     return Interaction.objects.filter(lead=lead).select_related("agent")[:limit]
 
 
-def now():
-    return timezone.now()
+def pipeline_totals() -> list[dict]:
+    """Per stage: count and value, in stage order (one grouped query)."""
+    stats = column_stats()
+    return [
+        {"stage": stage, "count": stats.get(stage.pk, (0, 0))[0], "value": stats.get(stage.pk, (0, 0))[1]}
+        for stage in Stage.objects.all()
+    ]

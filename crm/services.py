@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from crm import events, positions
@@ -244,3 +244,45 @@ def source_named(name: str) -> LeadSource | None:
 
 def money(value) -> Decimal:
     return Decimal(str(value or 0)).quantize(Decimal("0.01"))
+
+
+SCORE_BATCH = 5000
+
+
+def record_scores(
+    scores: dict[int, tuple[int, str]],
+    current: dict[int, tuple[int | None, str]] | None = None,
+    reason: str = "rescored",
+) -> list[int]:
+    """Write the scores that changed (score, where it came from); return the ids that changed.
+
+    `current` is what the caller read with the leads (saves reading 100,000 rows twice); a score changed
+    meanwhile is at worst written again. Changed leads get one UPDATE per distinct (score, source) pair, not
+    one per lead, a bumped version (so browsers accept the new card) and a history row each.
+    """
+    if current is None:
+        current = {}
+        ids = list(scores)
+        for start in range(0, len(ids), SCORE_BATCH):
+            rows = Lead.objects.filter(pk__in=ids[start : start + SCORE_BATCH])
+            current.update((pk, (s, o)) for pk, s, o in rows.values_list("pk", "lead_score", "score_source"))
+    changed: dict[tuple[int, str], list[int]] = {}
+    for pk, new in scores.items():
+        if pk in current and current[pk] != new:
+            changed.setdefault(new, []).append(pk)
+    if not changed:
+        return []
+    changed_ids = []
+    with transaction.atomic():
+        for (score, source), pks in changed.items():
+            for start in range(0, len(pks), SCORE_BATCH):
+                batch = pks[start : start + SCORE_BATCH]
+                Lead.objects.filter(pk__in=batch).update(
+                    lead_score=score, score_source=source, version=F("version") + 1
+                )
+            changed_ids += pks
+        for start in range(0, len(changed_ids), SCORE_BATCH):
+            leads = list(Lead.objects.filter(pk__in=changed_ids[start : start + SCORE_BATCH]))
+            Lead.history.bulk_history_create(leads, default_change_reason=reason, batch_size=SCORE_BATCH)
+        events.publish(events.ScoresChanged(actor_id=None, lead_ids=tuple(changed_ids)))
+    return changed_ids

@@ -10,10 +10,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm import queries, services
+from crm import queries, scoring, services
 from crm.forms import InteractionForm, LeadForm, MoveForm
 from crm.models import Lead, Stage
-from crm.permissions import can_change
+from crm.permissions import can_change, is_manager
 
 
 def message_response(request: HttpRequest, status: int, message: str) -> HttpResponse:
@@ -34,6 +34,21 @@ def card_response(request: HttpRequest, lead: Lead, status: int = 200, message: 
         request, "crm/partials/_card.html", {"lead": lead, "now": timezone.now()}, status=status
     )
     return notify(response, message, "error") if message else response
+
+
+def manager_required(refusal: str):
+    """Let managers through; anyone else gets a 403 saying why."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not is_manager(request.user):
+                return message_response(request, 403, refusal)
+            return view(request, *args, **kwargs)
+
+        return login_required(wrapper)
+
+    return decorator
 
 
 def domain_errors(view):
@@ -71,6 +86,7 @@ def board(request: HttpRequest) -> HttpResponse:
         "sources": queries.sources(),
         "now": timezone.now(),
         "query": request.GET.urlencode(),
+        "closed_needed": scoring.closed_needed(),
     }
     return render(request, "crm/board.html", context)
 
@@ -122,6 +138,7 @@ def _detail_context(request: HttpRequest, lead: Lead, form=None, interaction_for
         "history": queries.lead_history(lead),
         "can_change": can_change(request.user, lead),
         "now": timezone.now(),
+        "explanation": scoring.explain(lead) if lead.lead_score is not None else None,
     }
 
 

@@ -103,6 +103,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # A file, not Django's in-memory default, so the server processes of browser tests can open the test
+    # database; one per test run, so that runs side by side do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, Dramatiq broker and cache when REDIS_URL is set ------------------------
@@ -119,11 +122,12 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-DRAMATIQ_BROKER = broker_settings(REDIS_URL)
-DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
-# Embedded mode runs the Dramatiq worker and the scheduler inside the web process; tests drive the stub
-# broker themselves.
+# Tests drive actors on Dramatiq's stub broker (the "actors with a stub broker"); server processes
+# started by system tests are not under pytest and use Redis like production.
 TESTING = "pytest" in sys.modules
+DRAMATIQ_BROKER = broker_settings("" if TESTING else REDIS_URL)
+DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
+# Embedded mode runs the Dramatiq worker and the scheduler inside the web process.
 EMBEDDED_WORKER = env_bool("EMBEDDED_WORKER", not REDIS_URL and not TESTING)
 
 # --- Auth -----------------------------------------------------------------------------------------

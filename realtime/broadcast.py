@@ -38,6 +38,10 @@ def on_domain_event(event: events.Event) -> None:
             send_cards("scores", list(lead_ids), set())
         case events.ColumnRebalanced():
             send_board_refresh("rebalanced")
+        case events.LeadsImported():
+            send_board_refresh("imported")
+        case events.TrainingUpdated():
+            send_training_status()
 
 
 def send_cards(kind: str, lead_ids: list[int], stage_ids: set[int] | None) -> None:
@@ -60,6 +64,13 @@ def send_cards(kind: str, lead_ids: list[int], stage_ids: set[int] | None) -> No
         },
     )
     send_board_frame(kind, html)
+
+
+def send_training_status() -> None:
+    from crm.scoring import model_status
+
+    html = render_to_string("crm/partials/model_panel.html", {"status": model_status(), "oob": True})
+    _group_send(DASHBOARD_GROUP, {"type": "dashboard.fragment", "html": html})
 
 
 def render_refresh() -> str:

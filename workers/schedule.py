@@ -14,7 +14,10 @@ import dramatiq
 log = logging.getLogger(__name__)
 
 # (actor name, interval). Actors are looked up on the broker, so this module imports no actor code.
-SCHEDULE: list[tuple[str, timedelta]] = []
+SCHEDULE: list[tuple[str, timedelta]] = [
+    ("rescore_open_leads", timedelta(days=1)),
+    ("score_pending", timedelta(minutes=5)),  # a safety net: requests left by a crashed worker
+]
 
 
 def tick(next_runs: dict[str, float], now: float) -> list[str]:

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from crm import services
+from crm import events, scoring, services
 from crm.models import AGENTS_GROUP, MANAGERS_GROUP, Interaction, Lead, Stage
 
 STAGES = [
@@ -110,8 +110,12 @@ class Command(BaseCommand):
         sources = [services.source_named(name) for name in SOURCES]
         agents = users[1:]
         now = timezone.now()
-        for i in range(leads):
-            self.make_lead(rng, i, agents, users[0], stages, sources, now)
+        with events.muted():  # nobody watches a board being seeded; scores are computed once below
+            for i in range(leads):
+                self.make_lead(rng, i, agents, users[0], stages, sources, now)
+        scoring.rescore()
+        if scoring.should_train():
+            scoring.train()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {leads} leads, users {', '.join(u.username for u in users)}."
@@ -180,7 +184,12 @@ class Command(BaseCommand):
                 version=lead.version,
                 changes={"follow_up_at": now + timedelta(days=rng.randint(-5, 10))},
             )
-        target = rng.choices(list(stages), weights=[6, 5, 4, 3, 2, 2, 2])[0]
+        target = rng.choices(list(stages), weights=[5, 5, 4, 3, 2, 3, 3])[0]
+        if target in {"won", "lost"}:
+            # Engaged leads from warm sources win more often, so there is something real to learn.
+            warm = lead.source.name in {"Referral", "Partner"}
+            chance = 0.15 + 0.15 * lead.engagement_level + 0.2 * warm
+            target = "won" if rng.random() < chance else "lost"
         if target != "new":
             lead.refresh_from_db()
             # At a WIP limit the lead stays where it is, as it would for an agent.

@@ -1,0 +1,114 @@
+"""CSV export: every lead field, then one column per attribute key; `import_leads` reads it back as it was.
+
+Rows are streamed from a server-side iterator, so a large export never sits in memory.
+"""
+
+import csv
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from crm.importing import FIELDS
+from crm.models import Stage
+
+# The database columns behind FIELDS, in FIELDS order.
+VALUES = (
+    "external_id",
+    "name",
+    "email",
+    "phone",
+    "company",
+    "source__name",
+    "stage__slug",
+    "owner__username",
+    "expected_value",
+    "created_at",
+    "stage__kind",
+    "priority",
+    "engagement_level",
+    "follow_up_at",
+    "lead_score",
+    "score_source",
+)
+CONVERTED = {Stage.Kind.WON: "1", Stage.Kind.LOST: "0", Stage.Kind.OPEN: ""}
+CHUNK = 2000
+
+
+class _Line:
+    """A file-like object that hands back what csv.writer writes, so each row becomes one streamed string."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
+def attribute_keys(leads: QuerySet) -> list[str]:
+    """Every attribute key of these leads, sorted: Postgres (jsonb) does not keep the order keys came in."""
+    keys: set[str] = set()
+    for attributes in leads.values_list("attributes", flat=True).iterator(chunk_size=CHUNK):
+        keys.update(attributes or ())
+    return sorted(keys)
+
+
+def rows(leads: QuerySet) -> Iterator[list[str]]:
+    """The header, then one row per lead in board order."""
+    leads = leads.order_by("stage__order", "position", "id")
+    keys = attribute_keys(leads)
+    yield [*FIELDS, *keys]
+    for values in leads.values_list(*VALUES, "attributes").iterator(chunk_size=CHUNK):
+        record = dict(zip(VALUES, values, strict=False))
+        attributes = values[-1] or {}
+        yield [
+            record["external_id"],
+            record["name"],
+            record["email"],
+            record["phone"],
+            record["company"],
+            record["source__name"] or "",
+            record["stage__slug"],
+            record["owner__username"] or "",
+            f"{record['expected_value']:.2f}",
+            _moment(record["created_at"]),
+            CONVERTED[record["stage__kind"]],
+            str(record["priority"]),
+            str(record["engagement_level"]),
+            _moment(record["follow_up_at"]),
+            "" if record["lead_score"] is None else str(record["lead_score"]),
+            record["score_source"],
+            *(_attribute(attributes.get(key)) for key in keys),
+        ]
+
+
+def csv_lines(leads: QuerySet) -> Iterator[str]:
+    """The export as CSV text, one line at a time (for a StreamingHttpResponse)."""
+    writer = csv.writer(_Line(), lineterminator="\n")
+    for row in rows(leads):
+        yield writer.writerow(row)
+
+
+def write_csv(leads: QuerySet, out) -> int:
+    """Write the export to a text stream; returns the number of leads written."""
+    lines = 0
+    for line in csv_lines(leads):
+        out.write(line)
+        lines += 1
+    return lines - 1
+
+
+def _moment(value) -> str:
+    return timezone.localtime(value).isoformat() if value else ""
+
+
+def _attribute(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | dict | list):
+        return json.dumps(value)
+    if isinstance(value, float):
+        # Positional, never 1e-05: the importer reads back only plain decimals as numbers.
+        return format(Decimal(repr(value)), "f")
+    return str(value)

@@ -1,0 +1,154 @@
+"""Leads in and out in the browser: the managers' CSV import (upload, mapping, progress) and the export."""
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from crm import events, exporting, importing
+from crm.models import ImportJob, Lead
+from crm.queries import BoardFilter
+from crm.views import manager_required, message_response
+
+TARGET_CHOICES = [
+    (importing.ATTRIBUTE, "attribute (kept on the lead)"),
+    (importing.IGNORE, "ignore"),
+    *((name, name) for name in importing.FIELDS),
+]
+
+
+IMPORT_REFUSAL = "Only managers can import leads."
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file", widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"})
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > importing.MAX_FILE_BYTES:
+            limit = importing.MAX_FILE_BYTES // (1024 * 1024)
+            raise forms.ValidationError(f"The file is larger than {limit} MB; import it in parts.")
+        data = upload.read()
+        try:
+            self.csv_file = importing.read_csv(data)
+        except importing.ImportRefused as refused:
+            raise forms.ValidationError(refused.message) from None
+        upload.seek(0)
+        return upload
+
+
+class MappingForm(forms.Form):
+    """One choice per CSV column: a lead field, an attribute, or nothing."""
+
+    def __init__(self, columns: list[str], *args, initial_mapping: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.columns = columns
+        for i, column in enumerate(columns):
+            self.fields[f"col{i}"] = forms.ChoiceField(
+                label=column, choices=TARGET_CHOICES, initial=initial_mapping.get(column, importing.ATTRIBUTE)
+            )
+
+    def mapping(self) -> dict[str, str]:
+        return {column: self.cleaned_data[f"col{i}"] for i, column in enumerate(self.columns)}
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            try:
+                importing.check_mapping(self.columns, self.mapping())
+            except importing.ImportRefused as refused:
+                raise forms.ValidationError(refused.message) from None
+        return cleaned
+
+
+@manager_required(IMPORT_REFUSAL)
+@require_http_methods(["GET", "POST"])
+def upload(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = UploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            job = ImportJob(
+                original_name=upload.name[:255],
+                created_by=request.user,
+                total_rows=form.csv_file.row_count(),
+            )
+            job.file.save(upload.name, upload, save=True)
+            return redirect("import-job", pk=job.pk)
+        return _upload_page(request, form, status=400)
+    return _upload_page(request, UploadForm())
+
+
+def _upload_page(request: HttpRequest, form: UploadForm, status: int = 200) -> HttpResponse:
+    context = {
+        "form": form,
+        "jobs": ImportJob.objects.select_related("created_by")[:10],
+        "fields": importing.FIELDS,
+        "max_mb": importing.MAX_FILE_BYTES // (1024 * 1024),
+    }
+    return render(request, "crm/import_upload.html", context, status=status)
+
+
+@manager_required(IMPORT_REFUSAL)
+@require_http_methods(["GET", "POST"])
+def job_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """Before Start: the preview and the mapping (POST starts it); after: the progress, then the summary."""
+    job = get_object_or_404(ImportJob.objects.select_related("created_by"), pk=pk)
+    if job.status != ImportJob.Status.UPLOADED:
+        return render(request, "crm/import_job.html", {"job": job, **_status_context(job)})
+    try:
+        with job.file.open("rb") as stored:
+            csv_file = importing.read_csv(stored.read())
+    except FileNotFoundError:
+        return message_response(request, 404, "The uploaded file is gone; upload it again.")
+    except importing.ImportRefused as refused:
+        return message_response(request, 400, refused.message)
+    initial = importing.auto_mapping(csv_file.columns)
+    data = request.POST if request.method == "POST" else None
+    form = MappingForm(csv_file.columns, data, initial_mapping=initial)
+    if data is not None and form.is_valid():
+        _start(job, form.mapping())
+        return redirect("import-job", pk=job.pk)
+    context = {"job": job, "form": form, "preview": csv_file.preview()}
+    return render(request, "crm/import_preview.html", context, status=200 if data is None else 400)
+
+
+def _start(job: ImportJob, mapping: dict[str, str]) -> None:
+    with transaction.atomic():
+        # Only the first Start counts: a double submit finds the job already queued.
+        started = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.UPLOADED).update(
+            mapping=mapping, status=ImportJob.Status.QUEUED
+        )
+        if started:
+            events.publish(events.ImportRequested(actor_id=job.created_by_id, job_id=job.pk))
+
+
+@manager_required(IMPORT_REFUSAL)
+@require_GET
+def job_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress partial the job page polls; once finished it has no polling trigger, so polling stops."""
+    job = get_object_or_404(ImportJob, pk=pk)
+    return render(request, "crm/partials/import_status.html", {"job": job, **_status_context(job)})
+
+
+def _status_context(job: ImportJob) -> dict:
+    progress = importing.job_progress(job.pk)
+    total = progress["total"] or job.total_rows
+    percent = round(100 * progress["done"] / total) if total and progress["phase"] == "writing" else 0
+    return {"progress": progress, "total": total, "percent": percent}
+
+
+@login_required
+@require_GET
+def export_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """The leads the board shows with the same filters, as CSV; streamed, so any size downloads at once."""
+    leads = BoardFilter.from_request(request).apply(Lead.objects.all())
+    response = StreamingHttpResponse(exporting.csv_lines(leads), content_type="text/csv; charset=utf-8")
+    filename = f"leads-{timezone.localdate():%Y-%m-%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -1,0 +1,87 @@
+"""Fixtures for importing and exporting: CSV files on disk, the bank data, a clean cache and stub broker."""
+
+import csv
+import io
+import random
+from pathlib import Path
+
+import dramatiq
+import pytest
+from django.core.cache import cache
+
+from crm import events, importing
+
+# CI places shared/ beside the repository clone.
+BANK_CSV = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "bank-full.csv"
+
+
+@pytest.fixture(autouse=True)
+def clean_slate(settings, tmp_path):
+    """Uploads go to this test's own media folder; progress and queued messages start empty."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    cache.clear()
+    dramatiq.get_broker().flush_all()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def broker():
+    return dramatiq.get_broker()
+
+
+@pytest.fixture
+def published():
+    """The domain events delivered to subscribers during the test (that is, after a commit), in order."""
+    delivered: list[events.Event] = []
+    events.subscribe(delivered.append)
+    yield delivered
+    events.unsubscribe(delivered.append)
+
+
+@pytest.fixture
+def write_csv(tmp_path):
+    """`write_csv("a,b\\n1,2\\n")` -> the path of a file with that text (UTF-8, or the bytes given)."""
+
+    def write(content: str | bytes, name: str = "leads.csv") -> Path:
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        return path
+
+    return write
+
+
+def import_text(text: str, maps: dict | None = None, ignored: list | None = None, actor=None):
+    """Import CSV text as the command does: read, map (automatic + overrides), write."""
+    csv_file = importing.read_csv(text.encode())
+    mapping = importing.resolve_mapping(csv_file.columns, maps, ignored)
+    return importing.import_leads(csv_file, mapping, actor=actor)
+
+
+@pytest.fixture(scope="session")
+def bank_rows() -> tuple[list[str], list[list[str]]]:
+    if not BANK_CSV.is_file():
+        pytest.skip(f"bank data not found at {BANK_CSV.resolve()} (CI places shared/ beside the repo)")
+    with BANK_CSV.open(newline="", encoding="utf-8") as file:
+        reader = csv.reader(file, delimiter=";")
+        header = next(reader)
+        return header, list(reader)
+
+
+@pytest.fixture(scope="session")
+def bank_sample(bank_rows) -> tuple[str, int, int]:
+    """About 2,000 bank rows, stratified on `y` (11.7% yes), as the file's own `;`-quoted CSV text."""
+    header, rows = bank_rows
+    rng = random.Random(0)
+    by_outcome = {y: [row for row in rows if row[-1] == y] for y in ("yes", "no")}
+    sample = []
+    for outcome in by_outcome.values():
+        sample += rng.sample(outcome, round(2000 * len(outcome) / len(rows)))
+    rng.shuffle(sample)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+    writer.writerow(header)
+    for row in sample:
+        writer.writerow([int(value) if value.lstrip("-").isdigit() else value for value in row])
+    yes = sum(row[-1] == "yes" for row in sample)
+    return out.getvalue(), len(sample), yes

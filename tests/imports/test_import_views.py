@@ -1,0 +1,309 @@
+"""The browser's import (upload, preview and mapping, progress, summary) and the board's CSV export."""
+
+import csv
+import io
+
+import dramatiq
+import pytest
+from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from crm import importing
+from crm.models import ImportJob, Lead
+from tests.factories import LeadFactory, SourceFactory
+from workers.actors import import_leads_job
+
+BANK_LIKE = '"age";"job";"y";"duration"\n58;"management";"no";261\n44;"technician";"yes";151\n'
+
+
+@pytest.fixture
+def manager_client(client, manager):
+    client.force_login(manager)
+    return client
+
+
+def upload(client, content: bytes | str, name: str = "prospects.csv"):
+    data = content.encode() if isinstance(content, str) else content
+    return client.post("/leads/import/", {"file": SimpleUploadedFile(name, data, "text/csv")})
+
+
+def queued_jobs(broker) -> list[int]:
+    messages = [dramatiq.Message.decode(raw) for raw in list(broker.queues["default"].queue)]
+    return [m.args[0] for m in messages if m.actor_name == "import_leads_job"]
+
+
+def start(client, job: ImportJob, on_commit, **choices) -> object:
+    with job.file.open("rb") as stored:
+        columns = importing.read_csv(stored.read()).columns
+    mapping = importing.auto_mapping(columns) | choices
+    with on_commit():
+        return client.post(f"/leads/import/{job.pk}/", {f"col{i}": mapping[c] for i, c in enumerate(columns)})
+
+
+def test_agents_are_refused_the_import_with_a_reason(client, alice, stages):
+    client.force_login(alice)
+
+    response = client.get("/leads/import/")
+
+    assert response.status_code == 403
+    assert "Only managers can import leads." in response.content.decode()
+    assert upload(client, BANK_LIKE).status_code == 403
+    assert not ImportJob.objects.exists()
+
+
+def test_the_upload_page_shows_the_form(manager_client, stages):
+    response = manager_client.get("/leads/import/")
+
+    assert response.status_code == 200
+    assert 'type="file"' in response.content.decode()
+
+
+def test_an_upload_stores_the_file_and_leads_to_its_preview(manager_client, manager, stages, settings):
+    response = upload(manager_client, BANK_LIKE)
+
+    job = ImportJob.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/leads/import/{job.pk}/"
+    assert (job.status, job.created_by, job.total_rows, job.original_name) == (
+        "uploaded",
+        manager,
+        2,
+        "prospects.csv",
+    )
+    assert job.file.path.startswith(str(settings.MEDIA_ROOT / "imports"))
+
+
+def test_a_file_that_is_not_csv_is_refused_in_place(manager_client, stages):
+    response = upload(manager_client, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", name="photo.csv")
+
+    assert response.status_code == 400
+    assert "This is not a CSV file" in response.content.decode()
+    assert 'type="file"' in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+def test_a_file_over_the_size_limit_is_refused_in_place(manager_client, stages, monkeypatch):
+    monkeypatch.setattr(importing, "MAX_FILE_BYTES", 1024 * 1024)
+
+    response = upload(manager_client, "name\n" + "Ada Lovelace\n" * 100_000)
+
+    assert response.status_code == 400
+    assert "larger than 1 MB" in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+def test_the_preview_shows_the_first_rows_and_the_automatic_mapping(manager_client, stages):
+    upload(manager_client, "Name;Email;industry\nAda;ada@example.com;retail\nBob;;health\n")
+    job = ImportJob.objects.get()
+
+    response = manager_client.get(f"/leads/import/{job.pk}/")
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "crm/import_preview.html" in [t.name for t in response.templates]
+    assert "<td>ada@example.com</td>" in page and "<td>health</td>" in page
+    form = response.context["form"]
+    assert [form[f"col{i}"].value() for i in range(3)] == ["name", "email", "attribute"]
+
+
+def test_a_bad_mapping_is_shown_in_place_and_starts_nothing(manager_client, stages, broker, on_commit):
+    upload(manager_client, "Name;Email\nAda;ada@example.com\n")
+    job = ImportJob.objects.get()
+
+    response = start(manager_client, job, on_commit, Email="name")
+
+    assert response.status_code == 400
+    assert "Columns “Name” and “Email” are both mapped to name" in response.content.decode()
+    assert ImportJob.objects.get().status == "uploaded"
+    assert queued_jobs(broker) == []
+
+
+def test_start_queues_the_job_with_its_mapping(manager_client, stages, broker, on_commit):
+    upload(manager_client, BANK_LIKE)
+    job = ImportJob.objects.get()
+
+    response = start(manager_client, job, on_commit, y="converted", duration="ignore")
+
+    job.refresh_from_db()
+    assert response.status_code == 302
+    assert job.status == "queued"
+    assert job.mapping == {"age": "attribute", "job": "attribute", "y": "converted", "duration": "ignore"}
+    assert queued_jobs(broker) == [job.pk]
+
+
+def test_a_second_start_does_not_queue_the_job_again(manager_client, stages, broker, on_commit):
+    upload(manager_client, BANK_LIKE)
+    job = ImportJob.objects.get()
+
+    start(manager_client, job, on_commit)
+    response = start(manager_client, job, on_commit)
+
+    assert response.status_code == 200  # the job's page: it is already queued
+    assert queued_jobs(broker) == [job.pk]
+
+
+def test_the_status_keeps_polling_while_the_job_runs_and_shows_its_progress(
+    manager_client, stages, on_commit
+):
+    upload(manager_client, BANK_LIKE)
+    job = ImportJob.objects.get()
+    start(manager_client, job, on_commit)
+    cache.set(importing.progress_key(job.pk), {"phase": "writing", "done": 1, "total": 2})
+
+    response = manager_client.get(f"/leads/import/{job.pk}/status/")
+
+    page = response.content.decode()
+    assert 'hx-trigger="every 1s"' in page
+    assert "Writing 1 of 2 leads" in page
+    assert '<progress value="1" max="2">50%</progress>' in page
+
+
+def test_the_actor_imports_the_job_and_the_page_shows_the_summary(manager_client, manager, stages, on_commit):
+    upload(manager_client, BANK_LIKE)
+    job = ImportJob.objects.get()
+    start(manager_client, job, on_commit, y="converted", duration="ignore")
+
+    with on_commit():
+        import_leads_job.fn(job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.imported_count, job.message) == (
+        "done",
+        2,
+        "Imported 2 leads: 1 in Lost, 1 in Won.",
+    )
+    assert Lead.objects.get(attributes__job="technician").stage.slug == "won"
+    assert Lead.history.filter(history_user=manager).count() == 2
+    status = manager_client.get(f"/leads/import/{job.pk}/status/").content.decode()
+    assert "Imported 2 leads" in status
+    assert "hx-trigger" not in status
+    assert "Imported 2 leads" in manager_client.get(f"/leads/import/{job.pk}/").content.decode()
+
+
+def test_a_redelivered_job_message_imports_nothing_twice(manager_client, stages, on_commit):
+    upload(manager_client, BANK_LIKE)
+    job = ImportJob.objects.get()
+    start(manager_client, job, on_commit)
+
+    importing.run_job(job.pk)
+    importing.run_job(job.pk)
+
+    assert Lead.objects.count() == 2
+
+
+def test_a_job_with_bad_rows_fails_with_their_lines_and_imports_nothing(manager_client, stages, on_commit):
+    upload(manager_client, "name,value\nAda,1\nBob,lots\nCy,x\n")
+    job = ImportJob.objects.get()
+    start(manager_client, job, on_commit)
+
+    importing.run_job(job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.error_count) == ("failed", 2)
+    assert job.errors == [
+        {"line": 3, "message": "value “lots” is not a number (like 1234.50)"},
+        {"line": 4, "message": "value “x” is not a number (like 1234.50)"},
+    ]
+    page = manager_client.get(f"/leads/import/{job.pk}/").content.decode()
+    assert "Nothing was imported: 2 rows have errors." in page
+    assert "Line 3: value “lots” is not a number" in page
+    assert not Lead.objects.exists()
+
+
+def test_a_job_whose_file_is_gone_fails_with_a_message(manager_client, stages, on_commit):
+    upload(manager_client, BANK_LIKE)
+    job = ImportJob.objects.get()
+    start(manager_client, job, on_commit)
+    job.file.delete(save=False)
+
+    importing.run_job(job.pk)
+
+    assert ImportJob.objects.get().message == "The uploaded file is gone; upload it again."
+
+
+def test_a_job_that_crashes_is_marked_failed_not_left_importing(
+    manager_client, stages, on_commit, monkeypatch
+):
+    upload(manager_client, BANK_LIKE)
+    job = ImportJob.objects.get()
+    start(manager_client, job, on_commit)
+
+    def crash(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(importing, "import_leads", crash)
+    with pytest.raises(MemoryError):
+        importing.run_job(job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.message) == (
+        "failed",
+        "The import stopped unexpectedly (MemoryError); nothing was imported.",
+    )
+
+
+def test_an_upload_without_a_file_is_an_error_in_place(manager_client, stages):
+    response = manager_client.post("/leads/import/", {})
+
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
+
+
+def test_a_preview_whose_file_is_gone_is_a_404_with_a_message(manager_client, stages):
+    upload(manager_client, BANK_LIKE)
+    ImportJob.objects.get().file.delete(save=False)
+
+    response = manager_client.get(f"/leads/import/{ImportJob.objects.get().pk}/")
+
+    assert response.status_code == 404
+    assert "upload it again" in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_start_runs_the_import_on_a_worker(client, manager, stages, broker, on_commit):
+    """The whole path: the view queues the actor, a Dramatiq worker runs it, the job says it is done."""
+    client.force_login(manager)
+    upload(client, BANK_LIKE)
+    job = ImportJob.objects.get()
+    worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
+    worker.start()
+    try:
+        start(client, job, on_commit, y="converted", duration="ignore")
+        broker.join("default", timeout=20_000)
+    finally:
+        worker.stop()
+
+    job.refresh_from_db()
+    assert (job.status, job.imported_count) == ("done", 2)
+    assert Lead.objects.count() == 2
+
+
+# --- Export -------------------------------------------------------------------------------------------
+
+
+def test_the_export_honours_the_boards_filters(client, alice, bob, stages):
+    referral = SourceFactory(name="Referral")
+    LeadFactory(name="Ada", stage=stages["new"], owner=alice, source=referral)
+    LeadFactory(name="Adam", stage=stages["new"], owner=alice)
+    LeadFactory(name="Bob", stage=stages["new"], owner=bob, source=referral)
+    client.force_login(alice)
+
+    response = client.get("/leads/export.csv", {"mine": "1", "source": referral.pk})
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="leads-')
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(r["name"], r["owner"], r["source"]) for r in rows] == [("Ada", "alice", "Referral")]
+
+
+def test_the_board_links_to_the_export_with_its_filters_and_managers_to_the_import(
+    client, alice, manager, stages
+):
+    client.force_login(alice)
+    page = client.get("/leads/kanban/", {"q": "ada"}).content.decode()
+    assert 'href="/leads/export.csv?q=ada"' in page
+    assert 'href="/leads/import/"' not in page
+
+    client.force_login(manager)
+    assert 'href="/leads/import/"' in client.get("/leads/kanban/").content.decode()

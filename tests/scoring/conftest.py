@@ -1,0 +1,55 @@
+import random
+from datetime import timedelta
+
+import dramatiq
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from tests.factories import InteractionFactory, LeadFactory
+
+
+@pytest.fixture(autouse=True)
+def clean_slate(settings, tmp_path):
+    """Each test gets its own model directory, an empty cache and empty stub queues."""
+    settings.MODEL_DIR = tmp_path / "models"
+    cache.clear()
+    dramatiq.get_broker().flush_all()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def broker():
+    return dramatiq.get_broker()
+
+
+@pytest.fixture
+def worker(broker):
+    worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def history(stages, alice, bob, source):
+    """60 closed leads where engaged, met leads win: enough for a model, with a signal to find."""
+    rng = random.Random(3)
+    now = timezone.now()
+    leads = []
+    for _ in range(60):
+        engagement = rng.randint(0, 3)
+        won = rng.random() < 0.15 + 0.25 * engagement
+        lead = LeadFactory(
+            stage=stages["won" if won else "lost"],
+            owner=rng.choice([alice, bob]),
+            source=source,
+            engagement_level=engagement,
+            closed_at=now - timedelta(days=rng.randint(1, 30)),
+            attributes={"industry": rng.choice(["retail", "health"]), "employees": rng.randint(5, 500)},
+        )
+        for _ in range(engagement):
+            InteractionFactory(lead=lead, kind="meeting", occurred_at=lead.closed_at - timedelta(days=1))
+        leads.append(lead)
+    return leads

@@ -1,0 +1,83 @@
+"""Actors on Dramatiq's stub broker with a real worker thread (so: transactional database)."""
+
+import pytest
+from django.core.management import call_command
+
+from crm import services
+from crm.models import Lead
+from workers import actors
+from workers.models import ScoreRequest
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def drain(broker):
+    broker.join("default.DQ", timeout=20_000)
+    broker.join("default", timeout=20_000)
+
+
+def test_a_burst_of_changes_asks_for_one_scoring_run(stages, alice, broker):
+    lead = services.create_lead(actor=alice, name="Ada", owner=alice)
+    for _ in range(4):
+        services.log_interaction(lead.pk, actor=alice, kind="call")
+    assert ScoreRequest.objects.count() == 1
+    assert broker.queues["default.DQ"].qsize() == 1
+
+
+def test_the_scoring_run_scores_what_was_asked_and_clears_the_requests(stages, alice, broker, worker):
+    lead = services.create_lead(actor=alice, name="Ada", owner=alice)
+    services.log_interaction(lead.pk, actor=alice, kind="meeting")
+    drain(broker)
+    lead.refresh_from_db()
+    assert lead.score_source == "heuristic"
+    assert lead.lead_score is not None
+    assert not ScoreRequest.objects.exists()
+
+
+def test_a_redelivered_scoring_run_is_harmless(stages, alice, broker, worker):
+    lead = services.create_lead(actor=alice, name="Ada", owner=alice)
+    drain(broker)
+    version = Lead.objects.get(pk=lead.pk).version
+    actors.score_pending.send()
+    actors.score_pending.send()
+    drain(broker)
+    assert Lead.objects.get(pk=lead.pk).version == version
+
+
+def test_rescore_open_leads_scores_every_open_lead(stages, alice, broker, worker):
+    from tests.factories import LeadFactory
+
+    leads = [LeadFactory(stage=stages["new"]) for _ in range(5)]
+    actors.rescore_open_leads.send()
+    drain(broker)
+    assert all(Lead.objects.get(pk=lead.pk).lead_score is not None for lead in leads)
+
+
+def test_the_train_model_actor_reports_too_little_history(stages, broker, worker):
+    from crm import scoring
+
+    actors.train_model.send()
+    drain(broker)
+    assert scoring.model_status()["training"]["state"] == "failed"
+
+
+def test_train_model_command_refuses_with_too_few_closed_leads(stages):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="50 more closed leads needed"):
+        call_command("train_model")
+
+
+def test_train_model_command_prints_the_held_out_metrics(stages, history, capsys):
+    call_command("train_model")
+    out = capsys.readouterr().out
+    assert "roc_auc" in out
+    assert "on 60 closed leads" in out
+
+
+def test_train_model_command_prints_json_for_machines(stages, history, capsys):
+    import json
+
+    call_command("train_model", "--json")
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["n_leads"] == 60

@@ -1,0 +1,36 @@
+"""Dramatiq actors: ids in, a crm service call, idempotent (a redelivered message does no harm)."""
+
+import dramatiq
+from django.db import transaction
+
+from crm import importing, scoring
+from workers.models import ScoreRequest
+
+MINUTE_MS = 60 * 1000
+
+
+@dramatiq.actor(max_retries=3, time_limit=5 * MINUTE_MS)
+def score_pending() -> None:
+    """Rescore every lead that asked since the last run; train too when the closed history has grown."""
+    with transaction.atomic():
+        ids = list(ScoreRequest.objects.select_for_update(skip_locked=True).values_list("lead_id", flat=True))
+        ScoreRequest.objects.filter(lead_id__in=ids).delete()
+    if ids:
+        scoring.rescore(ids)
+    if scoring.should_train():
+        train_model.send()
+
+
+@dramatiq.actor(max_retries=1, time_limit=30 * MINUTE_MS)
+def rescore_open_leads() -> None:
+    scoring.rescore()
+
+
+@dramatiq.actor(max_retries=0, time_limit=60 * MINUTE_MS)
+def train_model() -> None:
+    scoring.train()
+
+
+@dramatiq.actor(max_retries=0, time_limit=10 * MINUTE_MS)
+def import_leads_job(job_id: int) -> None:
+    importing.run_job(job_id)

@@ -1,0 +1,37 @@
+"""What the background work listens to: lead changes ask for a rescore, coalesced into one run."""
+
+from django.core.cache import cache
+
+from crm import events
+from workers import actors
+from workers.models import ScoreRequest
+
+SCHEDULED_KEY = "pipeline:score-pending-scheduled"
+# Changes arriving within this window are scored together.
+COALESCE_MS = 1500
+
+RESCORING_EVENTS = (events.LeadCreated, events.LeadChanged, events.LeadMoved, events.InteractionLogged)
+
+
+def on_domain_event(event: events.Event) -> None:
+    if isinstance(event, RESCORING_EVENTS):
+        request_scores([event.lead_id])
+    elif isinstance(event, events.LeadsImported):
+        request_scores(list(event.lead_ids))
+    elif isinstance(event, events.TrainingRequested):
+        actors.train_model.send()
+    elif isinstance(event, events.ImportRequested):
+        actors.import_leads_job.send(event.job_id)
+
+
+def request_scores(lead_ids: list[int]) -> None:
+    ScoreRequest.objects.bulk_create(
+        [ScoreRequest(lead_id=pk) for pk in lead_ids], ignore_conflicts=True, batch_size=5000
+    )
+    schedule_pending()
+
+
+def schedule_pending() -> None:
+    # The key lives as long as the coalescing window: the first change of a burst schedules the run.
+    if cache.add(SCHEDULED_KEY, 1, timeout=COALESCE_MS / 1000 + 1):
+        actors.score_pending.send_with_options(delay=COALESCE_MS)
