@@ -1,0 +1,323 @@
+"""The board and dashboard sockets, driven as browsers drive them, on the real ASGI application.
+
+Runs on the in-memory layer by default and on the Redis pub/sub layer with Postgres when REDIS_URL and
+DATABASE_URL are set: the same frames must arrive either way.
+"""
+
+import json
+import re
+
+import pytest
+from channels.db import database_sync_to_async
+from django.test import Client
+
+from crm import services
+from crm.models import Lead
+from realtime.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from realtime.models import BoardEvent
+from tests.factories import LeadFactory
+from tests.realtime.conftest import TIMEOUT
+
+# Consumers reach the database from their own threads: the test's rows must be committed to be seen.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SEQ = re.compile(r'^<div id="board-seq" hx-swap-oob="true" data-seq="(\d+)"></div>')
+
+
+async def next_board_frame(socket) -> str:
+    """The next numbered frame, past the presence and drag notes that may arrive before it."""
+    while True:
+        text = await socket.receive_from(timeout=TIMEOUT)
+        if SEQ.match(text):
+            return text
+
+
+async def next_presence(socket) -> list[str]:
+    """The usernames in the next presence frame."""
+    while True:
+        text = await socket.receive_from(timeout=TIMEOUT)
+        if text.startswith('<ul id="presence"'):
+            return re.findall(r"<li [^>]*>([^<]*)</li>", text)
+
+
+def seq_of(frame: str) -> int:
+    match = SEQ.match(frame)
+    assert match, f"not a numbered board frame: {frame[:120]!r}"
+    return int(match.group(1))
+
+
+def opening_tag(frame: str, element_id: str) -> dict[str, str]:
+    """The attributes of the element with this id in a frame (there must be exactly one)."""
+    tags = re.findall(rf'<\w+\s[^>]*?\bid="{re.escape(element_id)}"[^>]*>', frame)
+    assert len(tags) == 1, f"expected one #{element_id} in the frame, found {len(tags)}"
+    return dict(re.findall(r'([\w-]+)="([^"]*)"', tags[0]))
+
+
+@database_sync_to_async
+def move(lead: Lead, actor, stage_slug: str) -> Lead:
+    """Move a card to the top of a column with its current version, as a fresh board would."""
+    version = Lead.objects.get(pk=lead.pk).version
+    placement = services.Placement(index=0)
+    return services.move_lead(
+        lead.pk, actor=actor, stage_slug=stage_slug, placement=placement, version=version
+    )
+
+
+@database_sync_to_async
+def post_move(user, lead: Lead, stage_slug: str, version: int) -> int:
+    client = Client()
+    client.force_login(user)
+    response = client.post(f"/leads/{lead.pk}/move/", {"stage": stage_slug, "index": 0, "version": version})
+    return response.status_code
+
+
+@pytest.fixture
+def lead(stages, alice):
+    return LeadFactory(name="Ana Silva", stage=stages["new"], owner=alice)
+
+
+# --- Who may connect ------------------------------------------------------------------------------
+
+
+async def test_logged_in_agent_from_the_site_is_accepted(connect, alice):
+    """The baseline the refusals below differ from by one thing each."""
+    _, accepted, _ = await connect(alice)
+
+    assert accepted
+
+
+async def test_anonymous_socket_is_refused(connect, stages):
+    _, accepted, code = await connect(None)
+
+    assert (accepted, code) == (False, CLOSE_UNAUTHENTICATED)
+
+
+async def test_socket_from_a_foreign_origin_is_refused(connect, alice):
+    """A page on another site must not ride alice's session cookie into the board (socket hijacking)."""
+    _, accepted, _ = await connect(alice, origin="http://evil.example")
+
+    assert not accepted
+
+
+async def test_socket_without_an_origin_is_refused(connect, alice):
+    _, accepted, _ = await connect(alice, origin=None)
+
+    assert not accepted
+
+
+async def test_socket_from_the_loopback_origin_is_accepted(connect, alice):
+    """127.0.0.1 is an allowed host, so `make run` on a laptop works without configuring origins."""
+    _, accepted, _ = await connect(alice, origin="http://127.0.0.1:8000")
+
+    assert accepted
+
+
+async def test_dashboard_refuses_an_agent(connect, alice):
+    _, accepted, code = await connect(alice, path="/ws/dashboard/")
+
+    assert (accepted, code) == (False, CLOSE_FORBIDDEN)
+
+
+async def test_dashboard_accepts_a_manager(connect, manager):
+    _, accepted, _ = await connect(manager, path="/ws/dashboard/")
+
+    assert accepted
+
+
+# --- A move reaches the others --------------------------------------------------------------------
+
+
+async def test_move_reaches_another_agents_socket_as_the_new_card(open_socket, alice, bob, lead):
+    await open_socket(alice)
+    bobs = await open_socket(bob)
+
+    await move(lead, alice, "contacted")
+
+    card = opening_tag(await next_board_frame(bobs), f"lead-{lead.pk}")
+    assert (card["data-version"], card["data-stage"], card["hx-swap-oob"]) == ("2", "contacted", "true")
+
+
+async def test_move_frame_carries_both_columns_headers_with_new_counts(open_socket, alice, bob, lead):
+    """One frame updates the card and both counts together, so no board shows a count that disagrees."""
+    bobs = await open_socket(bob)
+
+    await move(lead, alice, "contacted")
+
+    frame = await next_board_frame(bobs)
+    assert opening_tag(frame, "col-new-header")["data-count"] == "0"
+    assert opening_tag(frame, "col-contacted-header")["data-count"] == "1"
+
+
+async def test_move_is_sent_as_exactly_one_frame(open_socket, alice, bob, lead):
+    bobs = await open_socket(bob)
+
+    await move(lead, alice, "contacted")
+    await next_board_frame(bobs)
+
+    assert await bobs.receive_nothing()
+
+
+async def test_move_through_the_http_view_reaches_another_socket(open_socket, alice, bob, lead):
+    bobs = await open_socket(bob)
+
+    status = await post_move(alice, lead, "proposal", version=1)
+
+    assert status == 200
+    card = opening_tag(await next_board_frame(bobs), f"lead-{lead.pk}")
+    assert (card["data-version"], card["data-stage"]) == ("2", "proposal")
+
+
+async def test_board_frames_are_numbered_in_increasing_order(open_socket, alice, bob, lead):
+    bobs = await open_socket(bob)
+
+    await move(lead, alice, "contacted")
+    first = seq_of(await next_board_frame(bobs))
+    await move(lead, alice, "new")
+    second = seq_of(await next_board_frame(bobs))
+
+    assert 0 < first < second
+
+
+async def test_lead_name_with_a_script_tag_arrives_escaped(open_socket, alice, bob, stages):
+    lead = await database_sync_to_async(LeadFactory)(
+        name="<script>alert(1)</script>", stage=stages["new"], owner=alice
+    )
+    bobs = await open_socket(bob)
+
+    await move(lead, alice, "contacted")
+
+    frame = await next_board_frame(bobs)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in frame
+    assert "<script" not in frame
+
+
+# --- Catch-up after a reconnect -------------------------------------------------------------------
+
+
+async def missed_three_moves(open_socket, alice, lead) -> int:
+    """Alice sees one move, drops off, and three moves happen meanwhile; returns the last number she saw."""
+    socket = await open_socket(alice)
+    await move(lead, alice, "contacted")
+    last_seen = seq_of(await next_board_frame(socket))
+    await socket.disconnect(timeout=TIMEOUT)
+    for stage in ("new", "contacted", "proposal"):
+        await move(lead, alice, stage)
+    return last_seen
+
+
+async def test_reconnect_replays_exactly_the_missed_frames_in_order(open_socket, alice, lead):
+    last_seen = await missed_three_moves(open_socket, alice, lead)
+    socket = await open_socket(alice)
+
+    await socket.send_json_to({"type": "hello", "last_seq": last_seen})
+
+    replayed = [await socket.receive_from(timeout=TIMEOUT) for _ in range(3)]
+    cards = [opening_tag(frame, f"lead-{lead.pk}") for frame in replayed]
+    assert [(card["data-version"], card["data-stage"]) for card in cards] == [
+        ("3", "new"),
+        ("4", "contacted"),
+        ("5", "proposal"),
+    ]
+    assert last_seen < seq_of(replayed[0]) < seq_of(replayed[1]) < seq_of(replayed[2])
+    assert await socket.receive_nothing()
+
+
+async def test_reconnect_after_too_many_missed_frames_gets_a_refresh(open_socket, alice, lead, settings):
+    settings.BOARD_CATCHUP_LIMIT = 2
+    last_seen = await missed_three_moves(open_socket, alice, lead)
+    latest = await database_sync_to_async(lambda: BoardEvent.objects.latest("pk").pk)()
+    socket = await open_socket(alice)
+
+    await socket.send_json_to({"type": "hello", "last_seq": last_seen})
+
+    frame = await socket.receive_from(timeout=TIMEOUT)
+    assert 'id="board-refresh"' in frame
+    assert seq_of(frame) == latest
+    assert await socket.receive_nothing()
+
+
+# --- Presence and dragging ------------------------------------------------------------------------
+
+
+async def test_second_agent_arriving_shows_both_on_the_board(open_socket, alice, bob):
+    alices = await open_socket(alice)
+
+    await open_socket(bob)
+
+    assert await next_presence(alices) == ["alice", "bob"]
+
+
+async def test_agent_leaving_is_removed_from_the_board(open_socket, alice, bob):
+    alices = await open_socket(alice)
+    bobs = await open_socket(bob)
+    assert await next_presence(alices) == ["alice", "bob"]
+
+    await bobs.disconnect(timeout=TIMEOUT)
+
+    assert await next_presence(alices) == ["alice"]
+
+
+async def test_drag_shows_the_others_who_is_moving_the_card(open_socket, alice, bob, lead):
+    alices = await open_socket(alice)
+    bobs = await open_socket(bob)
+    await next_presence(alices)  # bob's arrival
+
+    await bobs.send_json_to({"type": "drag", "lead": lead.pk})
+
+    note = await alices.receive_from(timeout=TIMEOUT)
+    assert note.startswith(f'<span id="lead-{lead.pk}-dragging"')
+    assert "bob is moving this…" in note
+
+
+async def test_drag_note_is_not_sent_back_to_the_dragger(open_socket, alice, bob, lead):
+    alices = await open_socket(alice)
+    bobs = await open_socket(bob)
+    await next_presence(alices)  # bob's arrival
+
+    await bobs.send_json_to({"type": "drag", "lead": lead.pk})
+    await alices.receive_from(timeout=TIMEOUT)  # once alice has it, bob would have it too
+
+    assert await bobs.receive_nothing()
+
+
+async def test_drop_clears_the_drag_note_for_the_others(open_socket, alice, bob, lead):
+    alices = await open_socket(alice)
+    bobs = await open_socket(bob)
+    await next_presence(alices)  # bob's arrival
+    await bobs.send_json_to({"type": "drag", "lead": lead.pk})
+    await alices.receive_from(timeout=TIMEOUT)
+
+    await bobs.send_json_to({"type": "drop", "lead": lead.pk})
+
+    note = await alices.receive_from(timeout=TIMEOUT)
+    assert note.startswith(f'<span id="lead-{lead.pk}-dragging"')
+    assert "is moving this" not in note
+
+
+# --- What a browser may send wrong ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        json.dumps({"lead": 1}),  # no type
+        json.dumps(["drag"]),
+        json.dumps({"type": "drag"}),  # no lead
+        json.dumps({"type": "hello", "last_seq": "latest"}),
+    ],
+    ids=["not-json", "no-type", "not-an-object", "drag-without-lead", "hello-without-number"],
+)
+async def test_malformed_message_changes_nothing_and_keeps_the_socket_open(
+    open_socket, alice, bob, lead, text
+):
+    """Alice's next frame is bob's drag sent after the bad message: nothing went out, and his socket lives."""
+    alices = await open_socket(alice)
+    bobs = await open_socket(bob)
+    await next_presence(alices)  # bob's arrival
+
+    await bobs.send_to(text_data=text)
+    await bobs.send_json_to({"type": "drag", "lead": lead.pk})
+
+    assert (await alices.receive_from(timeout=TIMEOUT)).startswith(f'<span id="lead-{lead.pk}-dragging"')
+    assert await bobs.receive_nothing()
