@@ -1,0 +1,106 @@
+"""Chromium (Debian's, driven by Playwright) against one real daphne process on the test database.
+
+Without DATABASE_URL/REDIS_URL that is the embedded set-up (a SQLite file and the in-memory channel layer);
+with them, Postgres and Redis. A failed test leaves screenshots of its pages in /tmp/pipeline-browser.
+"""
+
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from tests.live import Proxy, let_flush_win_deadlocks, release_database, servers
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1600, "height": 900}  # all five columns side by side
+SCREENSHOTS = Path("/tmp/pipeline-browser")
+TIMEOUT_MS = 20_000  # generous: the machine may be busy; nothing waits this long when things work
+failed_key = pytest.StashKey[bool]()  # set on a test that failed, for its screenshots
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed:
+        item.stash[failed_key] = True
+    return report
+
+
+@pytest.fixture(scope="module")
+def browser(django_db_setup):  # the database is made first, outside Playwright's context (see below)
+    if not CHROMIUM.exists():
+        pytest.skip(f"browser tests drive {CHROMIUM}: apt-get install chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    # Playwright's sync API keeps an event loop marked as running in this thread, which Django takes for
+    # async code and refuses the ORM. The tests here are plain sync code, so lift the guard while it runs.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+        # Django's connections are per context and code under Playwright runs in one of its own, which
+        # pytest-django's teardown does not see: close them here, or the test database cannot be dropped.
+        connections.close_all()
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, django_db_blocker, tmp_path_factory):
+    with servers(1, tmp_path_factory.mktemp("browser")) as (server,):
+        yield server
+    with django_db_blocker.unblock():
+        release_database()
+
+
+@pytest.fixture(autouse=True)
+def _flush_wins_deadlocks(transactional_db):
+    let_flush_win_deadlocks()
+
+
+@pytest.fixture
+def proxy(server):
+    """A way to bob's server that the test can cut, as a dropped network connection would."""
+    proxy = Proxy(server)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def open_board(request, browser, server):
+    """Log a user in through the login form, in a browser context of their own, and open the board."""
+    opened = []
+    errors: list[str] = []
+
+    def open_board(user, base_url: str | None = None):
+        context = browser.new_context(viewport=VIEWPORT, base_url=base_url or server.url)
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        opened.append((user.username, page))
+        page.on("pageerror", lambda error: errors.append(f"{user.username}: {error}"))
+        page.goto("/accounts/login/")
+        page.fill("input[name=username]", user.username)
+        page.fill("input[name=password]", "demo")
+        page.click("button[type=submit]")
+        page.wait_for_selector("#socket-status.live")
+        page.evaluate("window.openedOnce = true")  # gone if the page reloads
+        return page
+
+    yield open_board
+    if request.node.stash.get(failed_key, False):
+        SCREENSHOTS.mkdir(exist_ok=True)
+        for username, page in opened:
+            page.screenshot(path=SCREENSHOTS / f"{request.node.name}-{username}.png", full_page=True)
+    for _, page in opened:
+        page.context.close()
+    assert not errors, f"script errors in the pages: {errors}"
