@@ -1,5 +1,6 @@
 """Read models: what the pages show, in a constant number of queries."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -88,8 +89,10 @@ def card_queryset() -> QuerySet:
     return Lead.objects.select_related("owner", "source", "stage")
 
 
-def column_stats() -> dict[int, tuple[int, Decimal]]:
-    rows = Lead.objects.values("stage_id").annotate(n=Count("id"), total=Sum("expected_value"))
+def column_stats(stage_ids: Iterable[int] | None = None) -> dict[int, tuple[int, Decimal]]:
+    """(count, expected value) per stage; only the given stages when a move touched just those."""
+    leads = Lead.objects.all() if stage_ids is None else Lead.objects.filter(stage_id__in=stage_ids)
+    rows = leads.values("stage_id").annotate(n=Count("id"), total=Sum("expected_value"))
     return {row["stage_id"]: (row["n"], row["total"] or Decimal(0)) for row in rows.order_by()}
 
 

@@ -52,7 +52,7 @@ def send_cards(kind: str, lead_ids: list[int], stage_ids: set[int] | None) -> No
     cards = list(queries.card_queryset().filter(pk__in=lead_ids))
     if stage_ids is None:
         stage_ids = {lead.stage_id for lead in cards}
-    stats = queries.column_stats()
+    stats = queries.column_stats(stage_ids)
     stages = Stage.objects.filter(pk__in=stage_ids)
     html = render_to_string(
         "crm/partials/board_event.html",
