@@ -1,0 +1,39 @@
+"""Scores computed in the background reach every board and the managers' dashboard without a reload."""
+
+import pytest
+from channels.db import database_sync_to_async
+
+from crm import scoring, services
+from tests.factories import LeadFactory
+from tests.realtime.conftest import TIMEOUT
+from tests.realtime.test_consumers import next_board_frame, opening_tag
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_a_new_score_reaches_the_board_as_the_updated_card(open_socket, alice, stages):
+    lead = await database_sync_to_async(LeadFactory)(stage=stages["new"], lead_score=20, score_source="heuristic")
+    socket = await open_socket(alice)
+    await database_sync_to_async(services.record_scores)({lead.pk: (83, "model")})
+    frame = await next_board_frame(socket)
+    card = opening_tag(frame, f"lead-{lead.pk}")
+    assert card["data-version"] == "2"
+    assert '<span class="score hot"' in frame
+    assert ">83</span>" in frame
+
+
+async def test_a_bulk_rescore_asks_boards_to_reload_instead_of_sending_every_card(open_socket, alice, stages):
+    leads = await database_sync_to_async(lambda: [LeadFactory(stage=stages["new"]) for _ in range(60)])()
+    socket = await open_socket(alice)
+    await database_sync_to_async(services.record_scores)({lead.pk: (50, "heuristic") for lead in leads})
+    frame = await next_board_frame(socket)
+    assert 'id="board-refresh"' in frame
+    assert "lead-" not in frame
+
+
+async def test_training_progress_reaches_the_managers_dashboard(open_socket, manager, stages):
+    socket = await open_socket(manager, "/ws/dashboard/")
+    await database_sync_to_async(scoring.set_training)("running", "Cross-validating hgb", 0.4)
+    frame = await socket.receive_from(timeout=TIMEOUT)
+    assert frame.startswith('<section id="model-panel" class="panel" hx-swap-oob="true">')
+    assert "Cross-validating hgb" in frame
