@@ -2,8 +2,11 @@
 
 import os
 
+import dramatiq
 import pytest
+from django.core.cache import cache
 
+from crm import events
 from crm.models import Stage
 from tests.factories import SourceFactory, StageFactory, UserFactory, manager_user
 
@@ -57,3 +60,31 @@ def on_commit(django_capture_on_commit_callbacks):
         return django_capture_on_commit_callbacks(execute=True)
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def clean_slate(request, settings, tmp_path):
+    """Every test: its own media and model folders, an empty cache and empty stub queues; fast password
+    hashing, except where real server processes (which keep the real hashers) must check the passwords."""
+    if not (request.node.get_closest_marker("browser") or request.node.get_closest_marker("system")):
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MODEL_DIR = tmp_path / "models"
+    cache.clear()
+    dramatiq.get_broker().flush_all()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def broker():
+    return dramatiq.get_broker()
+
+
+@pytest.fixture
+def published():
+    """The domain events delivered to subscribers during the test (that is, after a commit), in order."""
+    delivered: list[events.Event] = []
+    events.subscribe(delivered.append)
+    yield delivered
+    events.unsubscribe(delivered.append)

@@ -5,38 +5,12 @@ import io
 import random
 from pathlib import Path
 
-import dramatiq
 import pytest
-from django.core.cache import cache
 
-from crm import events, importing
+from crm import importing
 
 # CI places shared/ beside the repository clone.
 BANK_CSV = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "bank-full.csv"
-
-
-@pytest.fixture(autouse=True)
-def clean_slate(settings, tmp_path):
-    """Uploads go to this test's own media folder; progress and queued messages start empty."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    cache.clear()
-    dramatiq.get_broker().flush_all()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def broker():
-    return dramatiq.get_broker()
-
-
-@pytest.fixture
-def published():
-    """The domain events delivered to subscribers during the test (that is, after a commit), in order."""
-    delivered: list[events.Event] = []
-    events.subscribe(delivered.append)
-    yield delivered
-    events.unsubscribe(delivered.append)
 
 
 @pytest.fixture

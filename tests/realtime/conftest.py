@@ -27,12 +27,6 @@ def socket_headers(user, origin: str | None) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """Every test logs users in; the real hasher would spend most of the run hashing "demo"."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 async def connect():
     """`await connect(alice)` -> (socket, accepted, close code); every socket is closed after the test."""

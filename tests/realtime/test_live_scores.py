@@ -12,7 +12,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def test_a_new_score_reaches_the_board_as_the_updated_card(open_socket, alice, stages):
-    lead = await database_sync_to_async(LeadFactory)(stage=stages["new"], lead_score=20, score_source="heuristic")
+    lead = await database_sync_to_async(LeadFactory)(
+        stage=stages["new"], lead_score=20, score_source="heuristic"
+    )
     socket = await open_socket(alice)
     await database_sync_to_async(services.record_scores)({lead.pk: (83, "model")})
     frame = await next_board_frame(socket)

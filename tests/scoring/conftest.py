@@ -3,25 +3,9 @@ from datetime import timedelta
 
 import dramatiq
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from tests.factories import InteractionFactory, LeadFactory
-
-
-@pytest.fixture(autouse=True)
-def clean_slate(settings, tmp_path):
-    """Each test gets its own model directory, an empty cache and empty stub queues."""
-    settings.MODEL_DIR = tmp_path / "models"
-    cache.clear()
-    dramatiq.get_broker().flush_all()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def broker():
-    return dramatiq.get_broker()
 
 
 @pytest.fixture

@@ -1,20 +1,11 @@
 import logging
 
-import pytest
 from django.core.cache import cache
 
 from crm import events, scoring, services
 from crm.models import Lead
 from realtime.models import BoardEvent
 from tests.factories import LeadFactory
-
-
-@pytest.fixture
-def recorded():
-    seen = []
-    events.subscribe(seen.append)
-    yield seen
-    events.unsubscribe(seen.append)
 
 
 def test_record_scores_writes_only_changed_leads(stages, on_commit):
@@ -46,11 +37,11 @@ def test_a_score_change_is_pushed_to_the_board(stages, on_commit):
     assert ">88<" in frame
 
 
-def test_unchanged_scores_publish_nothing(stages, on_commit, recorded):
+def test_unchanged_scores_publish_nothing(stages, on_commit, published):
     lead = LeadFactory(stage=stages["new"], lead_score=10, score_source="heuristic")
     with on_commit():
         services.record_scores({lead.pk: (10, "heuristic")})
-    assert not [e for e in recorded if isinstance(e, events.ScoresChanged)]
+    assert not [e for e in published if isinstance(e, events.ScoresChanged)]
 
 
 def test_without_enough_history_leads_get_the_heuristic(stages, source, on_commit):

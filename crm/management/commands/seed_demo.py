@@ -184,11 +184,11 @@ class Command(BaseCommand):
                 version=lead.version,
                 changes={"follow_up_at": now + timedelta(days=rng.randint(-5, 10))},
             )
-        target = rng.choices(list(stages), weights=[5, 5, 4, 3, 2, 3, 3])[0]
+        target = rng.choices(list(stages), weights=[4, 4, 3, 3, 2, 4, 4])[0]
         if target in {"won", "lost"}:
             # Engaged leads from warm sources win more often, so there is something real to learn.
             warm = lead.source.name in {"Referral", "Partner"}
-            chance = 0.15 + 0.15 * lead.engagement_level + 0.2 * warm
+            chance = 0.08 + 0.22 * lead.engagement_level + 0.2 * warm
             target = "won" if rng.random() < chance else "lost"
         if target != "new":
             lead.refresh_from_db()
