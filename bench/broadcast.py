@@ -36,6 +36,7 @@ DEFAULT_ENV = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/pipeline_bench",
     "REDIS_URL": "redis://127.0.0.1:6379/9",
     "CHANNEL_PREFIX": "bench",
+    "SECRET_KEY": "benchmark-only-key-0123456789abcdef",
 }
 for _name, _value in DEFAULT_ENV.items():
     os.environ.setdefault(_name, _value)

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("SECRET_KEY", "benchmark-only-key")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
 import django

@@ -31,8 +31,9 @@ class LeadForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
         self.fields["source"].queryset = LeadSource.objects.all()
-        if self.instance.pk:
+        if self.instance.pk:  # an edit must say which version it edits, or it could overwrite unseen
             self.fields["version"].initial = self.instance.version
+            self.fields["version"].required = True
 
     def changes(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.Meta.fields}
@@ -47,7 +48,7 @@ class InteractionForm(forms.ModelForm):
 
 class MoveForm(forms.Form):
     stage = forms.SlugField()
-    index = forms.IntegerField(min_value=0)
+    index = forms.IntegerField(min_value=0, max_value=1_000_000)  # past the end appends
     version = forms.IntegerField(min_value=0)
     prev = forms.IntegerField(required=False)
     next = forms.IntegerField(required=False)

@@ -159,6 +159,8 @@ def read_csv(data: bytes) -> CsvFile:
         raise ImportRefused(
             f"The file is not UTF-8 text (byte {error.start + 1} cannot be read); save it as “CSV UTF-8”."
         ) from error
+    if not text.strip():  # a byte-order mark and nothing else
+        raise ImportRefused("The file is empty.")
     header_line = text.lstrip("\r\n").splitlines()[0]
     delimiter = _delimiter(header_line)
     if delimiter is None:
@@ -372,7 +374,7 @@ def _clean_row(
         lead["engagement_level"] = _choice("engagement_level", raw["engagement_level"], Lead.Engagement)
     if raw.get("lead_score"):
         score = raw["lead_score"]
-        if not (score.isdigit() and int(score) <= 100):
+        if not (score.isascii() and score.isdigit() and int(score) <= 100):
             raise _RowError(f"lead_score “{score}” is not a whole number from 0 to 100")
         lead["lead_score"] = int(score)
     if raw.get("score_source"):

@@ -52,7 +52,7 @@ class BoardFilter:
         source = request.GET.get("source", "")
         return cls(
             owner_id=request.user.pk if mine else None,
-            source_id=int(source) if source.isdigit() else None,
+            source_id=int(source) if source.isascii() and source.isdigit() and len(source) < 19 else None,
             text=request.GET.get("q", "").strip()[:100],
         )
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from crm import events, positions
 from crm.models import Interaction, Lead, LeadSource, Stage
-from crm.permissions import can_change
+from crm.permissions import can_change, is_manager
 
 EDITABLE_FIELDS = (
     "name",
@@ -44,8 +44,18 @@ def _forbid_unless_can_change(actor, lead: Lead) -> None:
         raise PermissionDenied(f"“{lead.name}” belongs to {owner}; only they or a manager can change it.")
 
 
+def _forbid_giving_away(actor, owner) -> None:
+    """Agents take leads or leave them unassigned; only managers hand a lead to someone else."""
+    if owner is not None and owner != actor and not is_manager(actor):
+        raise PermissionDenied("Only a manager can give a lead to someone else.")
+
+
 def _check_version(lead: Lead, version: int | None) -> None:
-    if version is not None and int(version) != lead.version:
+    """A conflict is a change by someone since the caller's version; a background rescore is not one."""
+    if version is None or int(version) == lead.version:
+        return
+    changed = lead.history.filter(version__gt=int(version)).exclude(history_change_reason=RESCORED)
+    if changed.exists() or int(version) > lead.version:
         from crm.queries import describe_last_change
 
         raise Conflict(lead, f"“{lead.name}” was changed meanwhile: {describe_last_change(lead)}.")
@@ -84,6 +94,7 @@ def create_lead(*, actor, name: str, stage: Stage | None = None, **fields) -> Le
     unknown = set(fields) - set(EDITABLE_FIELDS) - {"attributes", "external_id", "lead_score", "score_source"}
     if unknown:
         raise ValidationError(f"Unknown lead fields: {', '.join(sorted(unknown))}")
+    _forbid_giving_away(actor, fields.get("owner"))
     lead = Lead(name=name, stage=stage, position=_end_of_stage(stage), **fields)
     if stage.is_closed:
         lead.closed_at = timezone.now()
@@ -104,6 +115,8 @@ def update_lead(lead_id: int, *, actor, version: int | None, changes: dict) -> L
     changed = [name for name, value in changes.items() if getattr(lead, name) != value]
     if not changed:
         return lead
+    if "owner" in changed:
+        _forbid_giving_away(actor, changes["owner"])
     for name in changed:
         setattr(lead, name, changes[name])
     _save(lead, actor, "edited", changed)
@@ -162,7 +175,8 @@ def rebalance_stage(stage: Stage) -> None:
     leads = list(Lead.objects.filter(stage=stage).order_by("position", "id").only("id", "position"))
     for lead, key in zip(leads, positions.spread(len(leads)), strict=True):
         lead.position = key
-    Lead.objects.bulk_update(leads, ["position"], batch_size=1000)
+    # Filtered by stage: a card moved out meanwhile (its move locked only its new column) is left alone.
+    Lead.objects.filter(stage=stage).bulk_update(leads, ["position"], batch_size=1000)
     events.publish(events.ColumnRebalanced(actor_id=None, stage_id=stage.pk))
 
 
@@ -249,10 +263,13 @@ def money(value) -> Decimal:
 SCORE_BATCH = 5000
 
 
+RESCORED = "rescored"
+
+
 def record_scores(
     scores: dict[int, tuple[int, str]],
     current: dict[int, tuple[int | None, str]] | None = None,
-    reason: str = "rescored",
+    reason: str = RESCORED,
 ) -> list[int]:
     """Write the scores that changed (score, where it came from); return the ids that changed.
 

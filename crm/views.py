@@ -204,4 +204,7 @@ def interaction_create(request: HttpRequest, pk: int) -> HttpResponse:
             response["HX-Reswap"] = "outerHTML"
             return notify(response, f"Logged a {form.cleaned_data['kind']} with {lead.name}.")
         form = InteractionForm()
-    return render(request, template, _detail_context(request, lead, interaction_form=form))
+    context = _detail_context(request, lead, interaction_form=form)
+    # The lead's version moved on; the edit form on the same page must not turn stale (a false conflict).
+    context["refresh_version"] = request.method == "POST"
+    return render(request, template, context)

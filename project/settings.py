@@ -29,10 +29,13 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 # --- Core -----------------------------------------------------------------------------------------
-DEBUG = env_bool("DEBUG", True)
+TESTING = "pytest" in sys.modules
+# Development by default, production as soon as it is pointed at real services: a deploy that forgets
+# DEBUG=false must not run with debug pages and the public development key.
+DEBUG = env_bool("DEBUG", not (os.environ.get("DATABASE_URL") or os.environ.get("REDIS_URL")))
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG:
+    if not DEBUG and not TESTING:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "embedded-development-key-not-for-production"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
@@ -128,7 +131,6 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Tests drive actors on Dramatiq's stub broker (the "actors with a stub broker"); server processes
 # started by system tests are not under pytest and use Redis like production.
-TESTING = "pytest" in sys.modules
 DRAMATIQ_BROKER = broker_settings("" if TESTING else REDIS_URL)
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 # Embedded mode runs the Dramatiq worker and the scheduler inside the web process.

@@ -4,11 +4,12 @@ Board frames are HTML fragments that htmx swaps by id (`hx-swap-oob`): the card 
 affected column headers. Each is stored as a BoardEvent first, so a browser that reconnects can catch up.
 """
 
+import asyncio
 import logging
 from datetime import timedelta
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -146,8 +147,30 @@ def send_dragging(channel_name: str, user, lead_id: int, dragging: bool) -> None
     _group_send(BOARD_GROUP, {"type": "board.ephemeral", "html": html, "exclude": channel_name})
 
 
+_server_loop: asyncio.AbstractEventLoop | None = None
+
+
+def remember_server_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Called by the consumers: the loop the sockets (and the in-memory layer's queues) live on."""
+    global _server_loop
+    _server_loop = loop
+
+
+def _off(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is not loop
+    except RuntimeError:
+        return True
+
+
 def _group_send(group: str, message: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
+        return
+    loop = _server_loop
+    if isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running() and _off(loop):
+        # An embedded worker thread is not a child of the server loop: async_to_sync would run the send on a
+        # loop of its own and touch the layer's asyncio queues from the wrong thread. Hand it over instead.
+        asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).result(timeout=10)
         return
     async_to_sync(layer.group_send)(group, message)

@@ -1,5 +1,6 @@
 """Board and dashboard sockets: authenticated users only (origin is checked in project.asgi)."""
 
+import asyncio
 import json
 import logging
 
@@ -27,6 +28,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             return
         self.user = user
         self.dragging: int | None = None
+        broadcast.remember_server_loop(asyncio.get_running_loop())
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await database_sync_to_async(broadcast.join)(self.channel_name, user)

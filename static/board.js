@@ -219,6 +219,22 @@
     }
   });
 
+  // Focus leaving a carried card (Tab, a click elsewhere) cancels the carry, as Escape does: frames held
+  // back while it was carried would otherwise wait for ever.
+  // (Checked a moment later: carrying the card to another column moves it in the DOM and refocuses it.)
+  document.addEventListener("focusout", (e) => {
+    if (!carried || e.target !== carried.card) return;
+    setTimeout(() => {
+      if (!carried || document.activeElement === carried.card) return;
+      const { card, origin } = carried;
+      carried = null;
+      card.classList.remove("carried");
+      card.removeAttribute("aria-grabbed");
+      snapBack(card, origin);
+      finishMove(card, origin);
+    }, 0);
+  });
+
   const status = (text, live) => {
     const elt = document.getElementById("socket-status");
     if (elt) { elt.textContent = text; elt.classList.toggle("live", live); }

@@ -84,6 +84,7 @@ class Server:
             "DJANGO_SETTINGS_MODULE": "project.settings",
             # Deterministic boards: no in-process worker or scheduler rescoring cards under the test.
             "EMBEDDED_WORKER": "0",
+            "SECRET_KEY": settings.SECRET_KEY,  # the test's own: sessions made here are valid there
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
         }

@@ -1,17 +1,21 @@
 """Dramatiq actors: ids in, a crm service call, idempotent (a redelivered message does no harm)."""
 
 import dramatiq
+from django.core.cache import cache
 from django.db import transaction
 
 from crm import importing, scoring
 from workers.models import ScoreRequest
 
 MINUTE_MS = 60 * 1000
+# Set while a score_pending run is scheduled and has not started: further changes ride along with it.
+SCHEDULED_KEY = "pipeline:score-pending-scheduled"
 
 
 @dramatiq.actor(max_retries=3, time_limit=5 * MINUTE_MS)
 def score_pending() -> None:
     """Rescore every lead that asked since the last run; train too when the closed history has grown."""
+    cache.delete(SCHEDULED_KEY)  # from here on, a new change schedules the next run
     with transaction.atomic():
         ids = list(ScoreRequest.objects.select_for_update(skip_locked=True).values_list("lead_id", flat=True))
         ScoreRequest.objects.filter(lead_id__in=ids).delete()

@@ -6,7 +6,6 @@ from crm import events
 from workers import actors
 from workers.models import ScoreRequest
 
-SCHEDULED_KEY = "pipeline:score-pending-scheduled"
 # Changes arriving within this window are scored together.
 COALESCE_MS = 1500
 
@@ -33,5 +32,5 @@ def request_scores(lead_ids: list[int]) -> None:
 
 def schedule_pending() -> None:
     # The key lives as long as the coalescing window: the first change of a burst schedules the run.
-    if cache.add(SCHEDULED_KEY, 1, timeout=COALESCE_MS / 1000 + 1):
+    if cache.add(actors.SCHEDULED_KEY, 1, timeout=30):  # the run clears it when it starts
         actors.score_pending.send_with_options(delay=COALESCE_MS)

@@ -39,3 +39,17 @@ async def test_training_progress_reaches_the_managers_dashboard(open_socket, man
     frame = await socket.receive_from(timeout=TIMEOUT)
     assert frame.startswith('<section id="model-panel" class="panel" hx-swap-oob="true">')
     assert "Cross-validating hgb" in frame
+
+
+async def test_a_send_from_a_plain_worker_thread_reaches_the_board(open_socket, alice, stages):
+    """Embedded mode's Dramatiq threads are no children of the server loop; their frames must still arrive."""
+    import threading
+
+    lead = await database_sync_to_async(LeadFactory)(stage=stages["new"])
+    socket = await open_socket(alice)
+    worker = threading.Thread(target=services.record_scores, args=({lead.pk: (64, "heuristic")},))
+    worker.start()
+    frame = await next_board_frame(socket)
+    worker.join()
+    assert f'id="lead-{lead.pk}"' in frame
+    assert ">64</span>" in frame

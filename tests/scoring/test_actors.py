@@ -81,3 +81,10 @@ def test_train_model_command_prints_json_for_machines(stages, history, capsys):
     call_command("train_model", "--json")
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["n_leads"] == 60
+
+
+def test_a_change_made_after_a_scoring_run_started_gets_a_run_of_its_own(stages, alice, broker, worker):
+    lead = services.create_lead(actor=alice, name="Ada", owner=alice)
+    drain(broker)  # the first run has started (and finished): its window is closed
+    services.log_interaction(lead.pk, actor=alice, kind="meeting")
+    assert broker.queues["default.DQ"].qsize() == 1
