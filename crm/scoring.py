@@ -62,6 +62,14 @@ def source_rates() -> tuple[dict[str, float], float]:
     return ml_scoring.source_conversion_rates(list(sources), [kind == Stage.Kind.WON for kind in won])
 
 
+def _with_live_scorer(frame, by_model, by_heuristic) -> tuple:
+    """Apply the live model's function to `frame`, or the heuristic's when no model loads; say which."""
+    model = current_model()
+    if model is not None:
+        return by_model(model, frame), Lead.ScoreSource.MODEL
+    return by_heuristic(frame, *source_rates()), Lead.ScoreSource.HEURISTIC
+
+
 def rescore(lead_ids: list[int] | None = None) -> list[int]:
     """Score open leads (all of them, or these) and write the scores that changed; returns those ids."""
     leads = Lead.objects.filter(stage__kind=Stage.Kind.OPEN)
@@ -71,11 +79,7 @@ def rescore(lead_ids: list[int] | None = None) -> list[int]:
     if not data.ids:
         return []
     frame = features.build_frame(data.records, data.judged_at)
-    model = current_model()
-    if model is not None:
-        values, source = ml_scoring.model_scores(model, frame), Lead.ScoreSource.MODEL
-    else:
-        values, source = ml_scoring.heuristic_scores(frame, *source_rates()), Lead.ScoreSource.HEURISTIC
+    values, source = _with_live_scorer(frame, ml_scoring.model_scores, ml_scoring.heuristic_scores)
     new = {pk: (int(v), source) for pk, v in zip(data.ids, values, strict=True)}
     return services.record_scores(new, current=data.scores)
 
@@ -92,11 +96,7 @@ def explain(lead: Lead) -> Explanation:
     """The factors that raise and lower this lead's score, from the model that scores it now."""
     data = lead_records(Lead.objects.filter(pk=lead.pk), timezone.now())
     frame = features.build_frame(data.records, data.judged_at)
-    model = current_model()
-    if model is not None:
-        reasons, source = ml_scoring.explain(model, frame), Lead.ScoreSource.MODEL
-    else:
-        reasons, source = ml_scoring.explain_heuristic(frame, *source_rates()), Lead.ScoreSource.HEURISTIC
+    reasons, source = _with_live_scorer(frame, ml_scoring.explain, ml_scoring.explain_heuristic)
     return Explanation(
         score=lead.lead_score,
         source=source,
