@@ -1,17 +1,21 @@
 """CSV export: every lead field, then one column per attribute key; `import_leads` reads it back as it was.
 
-Rows are streamed from a server-side iterator, so a large export never sits in memory.
+Rows are streamed from a server-side iterator, so a large export never sits in memory. Text a spreadsheet
+would run as a formula (`=…`, `+…`, `-…`, `@…`) goes out behind an apostrophe; the importer takes it off.
 """
 
 import csv
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
+from itertools import islice
 
+from asgiref.sync import sync_to_async
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from crm.importing import FIELDS
+from crm.importing import ESCAPED_FORMULA, FIELDS, FORMULA_STARTS
 from crm.models import Stage
 
 # The database columns behind FIELDS, in FIELDS order.
@@ -35,6 +39,9 @@ VALUES = (
 )
 CONVERTED = {Stage.Kind.WON: "1", Stage.Kind.LOST: "0", Stage.Kind.OPEN: ""}
 CHUNK = 2000
+ASYNC_CHUNK = 500  # CSV lines fetched per trip to the database thread when served under ASGI
+# Numbers a spreadsheet reads as numbers (-5, -3.2, +1e3): left as they are, though they start with - or +.
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 class _Line:
@@ -85,7 +92,32 @@ def csv_lines(leads: QuerySet) -> Iterator[str]:
     """The export as CSV text, one line at a time (for a StreamingHttpResponse)."""
     writer = csv.writer(_Line(), lineterminator="\n")
     for row in rows(leads):
-        yield writer.writerow(row)
+        yield writer.writerow([guard_cell(value) for value in row])
+
+
+async def async_csv_lines(leads: QuerySet, chunk: int | None = None) -> AsyncIterator[str]:
+    """csv_lines for an ASGI server, `chunk` (ASYNC_CHUNK) lines a piece.
+
+    The sync generator queries the database, so each piece is read in the request's database thread
+    (thread_sensitive); the server sends one piece before the next is read.
+    """
+    lines, chunk = csv_lines(leads), chunk or ASYNC_CHUNK
+
+    def take() -> str:
+        return "".join(islice(lines, chunk))
+
+    try:
+        while piece := await sync_to_async(take, thread_sensitive=True)():
+            yield piece
+    finally:
+        await sync_to_async(lines.close, thread_sensitive=True)()
+
+
+def guard_cell(value: str) -> str:
+    """Text a spreadsheet would run as a formula, behind an apostrophe; numbers and other text as they are."""
+    if (value[:1] in FORMULA_STARTS and not NUMBER.fullmatch(value)) or ESCAPED_FORMULA.match(value):
+        return "'" + value
+    return value
 
 
 def write_csv(leads: QuerySet, out) -> int:

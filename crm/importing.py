@@ -72,6 +72,11 @@ MAX_VALUE = Decimal("9999999999.99")  # expected_value is 12 digits, 2 after the
 # Numbers keep their type only when they read back exactly: "007" (a code) and "1e3" stay text.
 INTEGER = re.compile(r"-?(0|[1-9]\d{0,17})")
 DECIMAL = re.compile(r"-?(0|[1-9]\d*)\.\d+")
+# A spreadsheet runs a cell starting with one of these as a formula, so the export writes such text behind an
+# apostrophe (`'=1+1`, as a spreadsheet shows typed text); reading a cell takes one apostrophe off again. Text
+# that already starts with apostrophes before such a character gets one more, so every value reads back.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+ESCAPED_FORMULA = re.compile(r"'+[=+\-@\t\r]")
 
 
 class ImportRefused(Exception):
@@ -114,7 +119,7 @@ class CsvFile:
                 if not values or values == [""]:
                     continue
                 if header_seen:
-                    yield start, values
+                    yield start, [unescape_cell(value) for value in values]
                 header_seen = True
         except csv.Error as error:
             raise ImportRefused(f"Line {last_line + 1} is not valid CSV: {error}.") from error
@@ -170,7 +175,7 @@ def read_csv(data: bytes) -> CsvFile:
         )
     try:
         header = next(csv.reader(io.StringIO(text.lstrip("\r\n"), newline=""), delimiter=delimiter))
-        columns = [column.strip() for column in header]
+        columns = [unescape_cell(column).strip() for column in header]
     except csv.Error as error:
         raise ImportRefused(f"The header line is not valid CSV: {error}.") from error
     unnamed = [str(i + 1) for i, column in enumerate(columns) if not column]
@@ -182,6 +187,11 @@ def read_csv(data: bytes) -> CsvFile:
     if repeated:
         raise ImportRefused(f"Column names must differ; the header repeats {', '.join(repeated)}.")
     return CsvFile(text=text, delimiter=delimiter, columns=columns)
+
+
+def unescape_cell(value: str) -> str:
+    """A cell as it was before the export guarded it against formulas: one leading apostrophe off."""
+    return value[1:] if value[:1] == "'" and ESCAPED_FORMULA.match(value) else value
 
 
 def _delimiter(header_line: str) -> str | None:

@@ -88,3 +88,49 @@ def test_export_import_export_gives_the_same_file(stages, alice, bob):
     assert by_id["B2"]["company"] == 'Quote "Co"'
     assert (by_id["A1"]["employees"], by_id["C3"]["employees"], by_id["B2"]["employees"]) == ("12", "7", "")
     assert Lead.objects.get(external_id="C3").attributes == {"employees": 7}
+
+
+def test_text_a_spreadsheet_would_run_as_a_formula_goes_out_behind_an_apostrophe(stages):
+    LeadFactory(
+        name='=HYPERLINK("http://evil","x")',
+        company="@home",
+        phone="+1 555 0100",
+        attributes={"=key": "-x", "delta": -5, "ratio": -3.2, "code": "-7", "tab": "\tcmd", "quote": "'=x"},
+    )
+
+    header, line = export().splitlines()
+    (row,) = records(export())
+
+    assert header.endswith(",'=key,code,delta,quote,ratio,tab")
+    assert line.startswith(',"\'=HYPERLINK(""http://evil"",""x"")",')
+    assert (row["name"], row["company"], row["phone"]) == (
+        '\'=HYPERLINK("http://evil","x")',
+        "'@home",
+        "'+1 555 0100",
+    )
+    # Numbers stay numbers; text that starts with an apostrophe before such a character gets one more.
+    assert (row["'=key"], row["delta"], row["ratio"], row["code"]) == ("'-x", "-5", "-3.2", "-7")
+    assert (row["tab"], row["quote"]) == ("'\tcmd", "''=x")
+
+
+def test_guarded_cells_import_back_as_the_original_text(stages):
+    text = (
+        "external_id,name,company,=note,score\n"
+        "F1,=1+1,@home,+plus,-5\n"
+        "F2,@home,''=quoted,-3.2,-1+2\n"  # a guarded cell: imported as '=quoted
+    )
+    import_text(text)
+    first = export()
+    assert "'=1+1" in first and "'@home" in first and "''=quoted" in first
+
+    Lead.objects.all().delete()
+    exported = importing.read_csv(first.encode())
+    assert "=note" in exported.columns
+    importing.import_leads(exported, importing.auto_mapping(exported.columns))
+
+    assert export() == first
+    leads = {lead.external_id: lead for lead in Lead.objects.all()}
+    assert (leads["F1"].name, leads["F1"].company) == ("=1+1", "@home")
+    assert leads["F1"].attributes == {"=note": "+plus", "score": -5}
+    assert (leads["F2"].name, leads["F2"].company) == ("@home", "'=quoted")
+    assert leads["F2"].attributes == {"=note": -3.2, "score": "-1+2"}

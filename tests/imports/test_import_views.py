@@ -307,3 +307,33 @@ def test_the_board_links_to_the_export_with_its_filters_and_managers_to_the_impo
 
     client.force_login(manager)
     assert 'href="/leads/import/"' in client.get("/leads/kanban/").content.decode()
+
+
+def test_under_asgi_the_export_streams_from_an_async_iterator(alice, stages, monkeypatch):
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncRequestFactory, RequestFactory
+
+    from crm import exporting
+    from crm.import_views import export_csv
+
+    monkeypatch.setattr(exporting, "ASYNC_CHUNK", 2)
+    for name in ("Ada", "=1+1", "Cy"):
+        LeadFactory(name=name, stage=stages["new"])
+    request = AsyncRequestFactory().get("/leads/export.csv")
+    request.user = alice
+
+    response = export_csv(request)
+
+    assert response.is_async
+
+    async def read() -> list[bytes]:
+        return [part async for part in response]
+
+    parts = async_to_sync(read)()
+    assert len(parts) == 2  # the header and 3 leads, 2 lines a piece
+    rows = list(csv.DictReader(io.StringIO(b"".join(parts).decode())))
+    assert [r["name"] for r in rows] == ["Ada", "'=1+1", "Cy"]
+
+    sync_request = RequestFactory().get("/leads/export.csv")
+    sync_request.user = alice
+    assert not export_csv(sync_request).is_async
