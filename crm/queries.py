@@ -192,7 +192,8 @@ def interactions(lead: Lead, limit: int = 50) -> QuerySet:
 def pipeline_totals() -> list[dict]:
     """Per stage: count and value, in stage order (one grouped query)."""
     stats = column_stats()
-    return [
-        {"stage": stage, "count": stats.get(stage.pk, (0, 0))[0], "value": stats.get(stage.pk, (0, 0))[1]}
-        for stage in Stage.objects.all()
-    ]
+    rows = []
+    for stage in Stage.objects.all():
+        count, value = stats.get(stage.pk, (0, Decimal(0)))
+        rows.append({"stage": stage, "count": count, "value": value})
+    return rows

@@ -54,8 +54,9 @@ def _check_version(lead: Lead, version: int | None) -> None:
     """A conflict is a change by someone since the caller's version; a background rescore is not one."""
     if version is None or int(version) == lead.version:
         return
-    changed = lead.history.filter(version__gt=int(version)).exclude(history_change_reason=RESCORED)
-    if changed.exists() or int(version) > lead.version:
+    seen = int(version)
+    changes = lead.history.filter(version__gt=seen).exclude(history_change_reason=RESCORED)
+    if seen > lead.version or changes.exists():
         from crm.queries import describe_last_change
 
         raise Conflict(lead, f"“{lead.name}” was changed meanwhile: {describe_last_change(lead)}.")

@@ -135,11 +135,18 @@ def _detail_context(request: HttpRequest, lead: Lead, form=None, interaction_for
         "form": form or LeadForm(instance=lead),
         "interaction_form": interaction_form or InteractionForm(),
         "interactions": queries.interactions(lead),
-        "history": queries.lead_history(lead),
+        # Called by the template when it renders the history: the partials (forms, the board's dialog)
+        # do not, and skip its query.
+        "history": lambda: queries.lead_history(lead),
         "can_change": can_change(request.user, lead),
         "now": timezone.now(),
-        "explanation": scoring.explain(lead) if lead.lead_score is not None else None,
     }
+
+
+def _page(request: HttpRequest, lead: Lead, context: dict) -> HttpResponse:
+    """The whole lead page: only it shows the score's reasons, which cost a model run."""
+    context["explanation"] = scoring.explain(lead) if lead.lead_score is not None else None
+    return render(request, "crm/lead_detail.html", context)
 
 
 @login_required
@@ -148,7 +155,7 @@ def _detail_context(request: HttpRequest, lead: Lead, form=None, interaction_for
 def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
     lead = get_object_or_404(queries.card_queryset(), pk=pk)
     if request.method == "GET":
-        return render(request, "crm/lead_detail.html", _detail_context(request, lead))
+        return _page(request, lead, _detail_context(request, lead))
     form = LeadForm(request.POST, instance=Lead.objects.get(pk=pk))
     if not form.is_valid():
         context = _detail_context(request, lead, form=form)
@@ -164,8 +171,9 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
     lead = queries.card(pk)
     context = _detail_context(request, lead)
     context["saved"] = True
-    template = "crm/partials/lead_form.html" if request.htmx else "crm/lead_detail.html"
-    return render(request, template, context)
+    if request.htmx:
+        return render(request, "crm/partials/lead_form.html", context)
+    return _page(request, lead, context)
 
 
 @login_required

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from crm import events, queries
+from crm import events, queries, scoring
 from crm.models import Lead, Stage
 from realtime.models import BoardEvent, Presence
 
@@ -68,9 +68,7 @@ def send_cards(kind: str, lead_ids: list[int], stage_ids: set[int] | None) -> No
 
 
 def send_training_status() -> None:
-    from crm.scoring import model_status
-
-    html = render_to_string("crm/partials/model_panel.html", {"status": model_status(), "oob": True})
+    html = render_to_string("crm/partials/model_panel.html", {"status": scoring.model_status(), "oob": True})
     _group_send(DASHBOARD_GROUP, {"type": "dashboard.fragment", "html": html})
 
 

@@ -7,8 +7,6 @@ class WorkersConfig(AppConfig):
 
     def ready(self) -> None:
         from crm import events
-        from workers import actors, triggers  # importing actors declares them on this process's broker
-
-        assert actors
+        from workers import triggers  # imports the actors too, declaring them on this process's broker
 
         events.subscribe(triggers.on_domain_event)

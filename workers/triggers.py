@@ -31,6 +31,7 @@ def request_scores(lead_ids: list[int]) -> None:
 
 
 def schedule_pending() -> None:
-    # The key lives as long as the coalescing window: the first change of a burst schedules the run.
-    if cache.add(actors.SCHEDULED_KEY, 1, timeout=30):  # the run clears it when it starts
+    # The first change of a burst schedules the run; the run clears the key when it starts (the timeout
+    # only covers a run that never starts).
+    if cache.add(actors.SCHEDULED_KEY, 1, timeout=30):
         actors.score_pending.send_with_options(delay=COALESCE_MS)
