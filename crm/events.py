@@ -82,45 +82,107 @@ class TrainingUpdated(Event):
     fraction: float = 0.0
 
 
-Subscriber = Callable[[Event], None]
-_subscribers: list[Subscriber] = []
+def event_types() -> list[type[Event]]:
+    """Every concrete event type, for the check that each subscriber handles or ignores all of them."""
+    found, todo = [], [Event]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            found.append(sub)
+            todo.append(sub)
+    return found
 
 
-def subscribe(subscriber: Subscriber) -> Subscriber:
-    if subscriber not in _subscribers:
-        _subscribers.append(subscriber)
-    return subscriber
+Handler = Callable[[Event], None]
 
 
-def unsubscribe(subscriber: Subscriber) -> None:
-    if subscriber in _subscribers:
-        _subscribers.remove(subscriber)
+class Handlers:
+    """One subscriber's table of event type -> handler.
+
+    A type it neither handles nor ignores is a bug that `unhandled()` (and the test calling it for every
+    subscriber) finds, instead of an event dropped in silence.
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+        self.handlers: dict[type[Event], Handler] = {}
+        self.ignored: set[type[Event]] = set()
+
+    def on(self, *types: type[Event]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            for event_type in types:
+                if event_type in self.handlers:
+                    raise ValueError(f"{self.name} handles {event_type.__name__} twice")
+                self.handlers[event_type] = handler
+            return handler
+
+        return register
+
+    def ignore(self, *types: type[Event]) -> None:
+        self.ignored.update(types)
+
+    def unhandled(self) -> set[type[Event]]:
+        return set(event_types()) - set(self.handlers) - self.ignored
+
+    def __call__(self, event: Event) -> None:
+        handler = self.handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+        elif type(event) not in self.ignored:
+            log.error("%s has no handler for %s", self.name, type(event).__name__)
+
+    def __repr__(self) -> str:
+        return f"<Handlers {self.name}>"
 
 
-_muted = threading.local()
+class Bus:
+    """Who listens, and whether publishing is muted on this thread: the module's only state, in one place
+    that tests can reset.
+    """
 
+    def __init__(self) -> None:
+        self.subscribers: list[Handler] = []
+        self._local = threading.local()
 
-@contextmanager
-def muted():
-    """Publish nothing inside this block: for bulk loading (seed data) while nobody is watching."""
-    _muted.on = True
-    try:
-        yield
-    finally:
-        _muted.on = False
+    def subscribe(self, subscriber: Handler) -> Handler:
+        if subscriber not in self.subscribers:
+            self.subscribers.append(subscriber)
+        return subscriber
 
+    def unsubscribe(self, subscriber: Handler) -> None:
+        if subscriber in self.subscribers:
+            self.subscribers.remove(subscriber)
 
-def publish(event: Event) -> None:
-    """Deliver `event` once the surrounding transaction commits (at once when there is none)."""
-    if getattr(_muted, "on", False):
-        return
-    transaction.on_commit(lambda: deliver(event))
+    @property
+    def is_muted(self) -> bool:
+        return getattr(self._local, "depth", 0) > 0
 
-
-def deliver(event: Event) -> None:
-    # The write is already committed: a failing subscriber is logged, never turned into the user's error.
-    for subscriber in list(_subscribers):
+    @contextmanager
+    def muted(self):
+        """Publish nothing inside this block (nests): bulk loading (seed data) while nobody is watching."""
+        self._local.depth = getattr(self._local, "depth", 0) + 1
         try:
-            subscriber(event)
-        except Exception:
-            log.exception("subscriber %r failed on %r", subscriber, event)
+            yield
+        finally:
+            self._local.depth -= 1
+
+    def publish(self, event: Event) -> None:
+        """Deliver `event` once the surrounding transaction commits (at once when there is none)."""
+        if self.is_muted:
+            return
+        transaction.on_commit(lambda: self.deliver(event))
+
+    def deliver(self, event: Event) -> None:
+        # The write is already committed: a failing subscriber is logged, never turned into the user's error.
+        for subscriber in list(self.subscribers):
+            try:
+                subscriber(event)
+            except Exception:
+                log.exception("subscriber %r failed on %r", subscriber, event)
+
+
+bus = Bus()
+subscribe = bus.subscribe
+unsubscribe = bus.unsubscribe
+muted = bus.muted
+publish = bus.publish
+deliver = bus.deliver

@@ -1,8 +1,11 @@
 """The pipeline's data: stages, sources, leads and what agents did with them."""
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 MANAGERS_GROUP = "managers"
@@ -34,6 +37,9 @@ class Stage(models.Model):
         return self.kind != self.Kind.OPEN
 
 
+CLOSED_KINDS = (Stage.Kind.WON, Stage.Kind.LOST)
+
+
 class LeadSource(models.Model):
     name = models.CharField(max_length=80, unique=True)
 
@@ -42,6 +48,88 @@ class LeadSource(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# Score bands, highest first: a score at or above the floor is in the band (the card's colour, filters).
+SCORE_BANDS = ((70, "hot"), (40, "warm"), (0, "cold"))
+
+
+def score_band(score: int | None) -> str:
+    if score is None:
+        return "none"
+    return next(band for floor, band in SCORE_BANDS if score >= floor)
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or timezone.now()
+
+
+def local_day(now: datetime | None = None, tz=None) -> tuple[datetime, datetime]:
+    """[start, end) of the day holding `now` in `tz` (default: the current time zone), as aware times."""
+    local = timezone.localtime(_now(now), tz)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    # Aware arithmetic with zoneinfo is wall-clock: the next midnight, however long a DST day is.
+    return start, start + timedelta(days=1)
+
+
+class LeadQuerySet(models.QuerySet):
+    """The pipeline's vocabulary, defined once: every page, job, export and test says `open()`, `overdue()`.
+
+    Each rule also has a `*_q()` form for use inside `filter()`, `Count(filter=...)` and `Case(When(...))`.
+    """
+
+    # --- by stage kind -----------------------------------------------------------------------------
+    def open(self):
+        return self.filter(stage__kind=Stage.Kind.OPEN)
+
+    def closed(self):
+        return self.filter(stage__kind__in=CLOSED_KINDS)
+
+    def won(self):
+        return self.filter(stage__kind=Stage.Kind.WON)
+
+    def lost(self):
+        return self.filter(stage__kind=Stage.Kind.LOST)
+
+    # --- time-based rules ---------------------------------------------------------------------------
+    def snoozed(self, now: datetime | None = None):
+        return self.filter(snoozed_q(now))
+
+    def awake(self, now: datetime | None = None):
+        return self.exclude(snoozed_q(now))
+
+    def overdue(self, now: datetime | None = None):
+        return self.filter(overdue_q(now))
+
+    def due_today(self, now: datetime | None = None, tz=None):
+        return self.filter(due_today_q(now, tz))
+
+    # --- the board's order --------------------------------------------------------------------------
+    def board_order(self):
+        return self.order_by("position", "id")
+
+    def after(self, position: int, pk: int):
+        """Cards after (position, id) in board order: the keyset condition of a column's next page."""
+        return self.filter(Q(position__gt=position) | Q(position=position, pk__gt=pk))
+
+    def before(self, position: int, pk: int):
+        return self.filter(Q(position__lt=position) | Q(position=position, pk__lt=pk))
+
+
+def snoozed_q(now: datetime | None = None) -> Q:
+    """Snoozed: put aside until a time still to come."""
+    return Q(snoozed_until__gt=_now(now))
+
+
+def overdue_q(now: datetime | None = None) -> Q:
+    """Overdue: the lead's next open follow-up (`follow_up_at`, kept by the services) is past due."""
+    return Q(follow_up_at__lt=_now(now))
+
+
+def due_today_q(now: datetime | None = None, tz=None) -> Q:
+    """Due today: the next open follow-up falls on today in `tz` (the user's zone), earlier today included."""
+    start, end = local_day(now, tz)
+    return Q(follow_up_at__gte=start, follow_up_at__lt=end)
 
 
 class Lead(models.Model):
@@ -96,6 +184,8 @@ class Lead(models.Model):
 
     history = HistoricalRecords(excluded_fields=["updated_at"])
 
+    objects = LeadQuerySet.as_manager()
+
     class Meta:
         ordering = ["stage__order", "position", "id"]
         indexes = [models.Index(fields=["stage", "position", "id"], name="lead_board_order")]
@@ -105,6 +195,19 @@ class Lead(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    # The same rules for one lead in memory (cards, emails), read by templates and sockets alike.
+    @property
+    def score_band(self) -> str:
+        return score_band(self.lead_score)
+
+    @property
+    def is_snoozed(self) -> bool:
+        return self.snoozed_until is not None and self.snoozed_until > timezone.now()
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.follow_up_at is not None and self.follow_up_at < timezone.now()
 
 
 class Interaction(models.Model):

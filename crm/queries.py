@@ -11,32 +11,6 @@ from django.utils.timesince import timesince
 
 from crm.models import Interaction, Lead, LeadSource, Stage
 
-CARD_FIELDS = (
-    "id",
-    "name",
-    "company",
-    "email",
-    "stage_id",
-    "stage__slug",
-    "owner_id",
-    "owner__username",
-    "owner__first_name",
-    "owner__last_name",
-    "source_id",
-    "source__name",
-    "priority",
-    "expected_value",
-    "position",
-    "version",
-    "lead_score",
-    "score_source",
-    "follow_up_at",
-    "snoozed_until",
-    "last_interaction_kind",
-    "last_interaction_at",
-    "interaction_count",
-)
-
 
 @dataclass(frozen=True)
 class BoardFilter:
@@ -116,10 +90,9 @@ def board(board_filter: BoardFilter, page_size: int | None = None) -> list[Colum
 
 def column_page(stage: Stage, board_filter: BoardFilter, after: tuple[int, int] | None) -> tuple[list, bool]:
     """The next page of one column after the card at (position, id): keyset pagination, no OFFSET."""
-    leads = board_filter.apply(card_queryset().filter(stage=stage)).order_by("position", "id")
+    leads = board_filter.apply(card_queryset().filter(stage=stage)).board_order()
     if after is not None:
-        position, pk = after
-        leads = leads.filter(Q(position__gt=position) | Q(position=position, pk__gt=pk))
+        leads = leads.after(*after)
     page = list(leads[: settings.BOARD_PAGE_SIZE + 1])
     return page[: settings.BOARD_PAGE_SIZE], len(page) > settings.BOARD_PAGE_SIZE
 

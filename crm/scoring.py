@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 from django.utils import timezone
 
 from crm import events, services
@@ -26,7 +26,6 @@ TRAINING_KEY = "pipeline:training"
 TRAINING_LOCK = "pipeline:training-lock"
 # Retrain once the closed history has grown by this share since the live model was trained (at least 20).
 RETRAIN_GROWTH = 0.2
-CLOSED_KINDS = (Stage.Kind.WON, Stage.Kind.LOST)
 
 
 def model_dir() -> Path:
@@ -57,7 +56,7 @@ def current_model() -> ml_train.TrainedModel | None:
 
 
 def source_rates() -> tuple[dict[str, float], float]:
-    rows = Lead.objects.filter(stage__kind__in=CLOSED_KINDS).values_list("source__name", "stage__kind")
+    rows = Lead.objects.closed().values_list("source__name", "stage__kind")
     sources, won = zip(*rows, strict=True) if rows else ((), ())
     return ml_scoring.source_conversion_rates(list(sources), [kind == Stage.Kind.WON for kind in won])
 
@@ -72,7 +71,7 @@ def _with_live_scorer(frame, by_model, by_heuristic) -> tuple:
 
 def rescore(lead_ids: list[int] | None = None) -> list[int]:
     """Score open leads (all of them, or these) and write the scores that changed; returns those ids."""
-    leads = Lead.objects.filter(stage__kind=Stage.Kind.OPEN)
+    leads = Lead.objects.open()
     if lead_ids is not None:
         leads = leads.filter(pk__in=lead_ids)
     data = lead_records(leads, timezone.now())
@@ -105,13 +104,9 @@ def explain(lead: Lead) -> Explanation:
     )
 
 
-def closed_leads() -> QuerySet:
-    return Lead.objects.filter(stage__kind__in=CLOSED_KINDS)
-
-
 def closed_counts() -> tuple[int, int]:
     """(won, lost) in one grouped query."""
-    rows = dict(closed_leads().values_list("stage__kind").annotate(n=Count("id")).order_by())
+    rows = dict(Lead.objects.closed().values_list("stage__kind").annotate(n=Count("id")).order_by())
     return rows.get(Stage.Kind.WON, 0), rows.get(Stage.Kind.LOST, 0)
 
 
@@ -172,7 +167,7 @@ def train() -> ml_train.TrainedModel | None:
         return None
     try:
         set_training("running", "Reading closed leads", 0.02)
-        data = lead_records(closed_leads(), timezone.now())
+        data = lead_records(Lead.objects.closed(), timezone.now())
         frame = features.build_frame(data.records, data.judged_at)
         model = ml_train.train(
             frame,

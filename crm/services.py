@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from crm import events, positions
@@ -81,14 +81,13 @@ def _is_full(stage: Stage) -> bool:
 
 
 def _end_of_stage(stage: Stage) -> int:
-    last = Lead.objects.filter(stage=stage).order_by("-position", "-id").values_list("position", flat=True)
-    last = last.first()
+    last = Lead.objects.filter(stage=stage).board_order().reverse().values_list("position", flat=True).first()
     return positions.between(last, None)
 
 
 @transaction.atomic
 def create_lead(*, actor, name: str, stage: Stage | None = None, **fields) -> Lead:
-    stage = stage or Stage.objects.filter(kind=Stage.Kind.OPEN).first()
+    stage = stage or Stage.objects.filter(kind=Stage.Kind.OPEN).first()  # the pipeline's first column
     if stage is None:
         raise ValidationError("Create the pipeline's stages before adding leads.")
     Stage.objects.select_for_update().get(pk=stage.pk)  # serialise keys at the end of this column
@@ -139,17 +138,17 @@ class Placement:
 
 
 def _neighbour_keys(lead: Lead, stage: Stage, placement: Placement) -> tuple[int | None, int | None]:
-    column = Lead.objects.filter(stage=stage).exclude(pk=lead.pk).order_by("position", "id")
+    column = Lead.objects.filter(stage=stage).exclude(pk=lead.pk).board_order()
     keys = column.values_list("position", "id")
     if placement.next_id is not None:
         nxt = keys.filter(pk=placement.next_id).first()
         if nxt is not None:
-            above = keys.filter(_before(*nxt)).order_by("-position", "-id").first()
+            above = column.before(*nxt).reverse().values_list("position", "id").first()
             return (above[0] if above else None), nxt[0]
     if placement.prev_id is not None:
         prev = keys.filter(pk=placement.prev_id).first()
         if prev is not None:
-            below = keys.filter(_after(*prev)).first()
+            below = column.after(*prev).values_list("position", "id").first()
             return prev[0], (below[0] if below else None)
     index = max(placement.index, 0)
     window = list(keys[max(index - 1, 0) : index + 1])
@@ -158,22 +157,14 @@ def _neighbour_keys(lead: Lead, stage: Stage, placement: Placement) -> tuple[int
     above = window[0][0] if window else None
     below = window[1][0] if len(window) > 1 else None
     if not window:  # index past the end: append
-        last = keys.order_by("-position", "-id").first()
+        last = keys.reverse().first()
         above = last[0] if last else None
     return above, below
 
 
-def _before(position: int, pk: int) -> Q:
-    return Q(position__lt=position) | Q(position=position, pk__lt=pk)
-
-
-def _after(position: int, pk: int) -> Q:
-    return Q(position__gt=position) | Q(position=position, pk__gt=pk)
-
-
 def rebalance_stage(stage: Stage) -> None:
     """Renumber a column evenly. Rare: only when a gap between two neighbours is used up."""
-    leads = list(Lead.objects.filter(stage=stage).order_by("position", "id").only("id", "position"))
+    leads = list(Lead.objects.filter(stage=stage).board_order().only("id", "position"))
     for lead, key in zip(leads, positions.spread(len(leads)), strict=True):
         lead.position = key
     # Filtered by stage: a card moved out meanwhile (its move locked only its new column) is left alone.

@@ -9,4 +9,4 @@ class RealtimeConfig(AppConfig):
         from crm import events
         from realtime import broadcast
 
-        events.subscribe(broadcast.on_domain_event)
+        events.subscribe(broadcast.handlers)

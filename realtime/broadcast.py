@@ -27,22 +27,46 @@ PRESENCE_TTL = timedelta(seconds=90)
 BULK_CARD_LIMIT = 50
 
 
-def on_domain_event(event: events.Event) -> None:
-    match event:
-        case events.LeadMoved(lead_id=lead_id, from_stage_id=a, to_stage_id=b):
-            send_cards("moved", [lead_id], {a, b})
-        case events.LeadCreated(lead_id=lead_id) | events.LeadChanged(lead_id=lead_id):
-            send_cards(type(event).__name__, [lead_id], None)
-        case events.InteractionLogged(lead_id=lead_id):
-            send_cards("interaction", [lead_id], None)
-        case events.ScoresChanged(lead_ids=lead_ids):
-            send_cards("scores", list(lead_ids), set())
-        case events.ColumnRebalanced():
-            send_board_refresh("rebalanced")
-        case events.LeadsImported():
-            send_board_refresh("imported")
-        case events.TrainingUpdated():
-            send_training_status()
+handlers = events.Handlers("realtime")
+
+
+@handlers.on(events.LeadMoved)
+def _moved(event: events.LeadMoved) -> None:
+    send_cards("moved", [event.lead_id], {event.from_stage_id, event.to_stage_id})
+
+
+@handlers.on(events.LeadCreated, events.LeadChanged)
+def _card_changed(event: events.LeadCreated | events.LeadChanged) -> None:
+    send_cards(type(event).__name__, [event.lead_id], None)
+
+
+@handlers.on(events.InteractionLogged)
+def _interaction(event: events.InteractionLogged) -> None:
+    send_cards("interaction", [event.lead_id], None)
+
+
+@handlers.on(events.ScoresChanged)
+def _scores(event: events.ScoresChanged) -> None:
+    send_cards("scores", list(event.lead_ids), set())
+
+
+@handlers.on(events.ColumnRebalanced)
+def _rebalanced(event: events.ColumnRebalanced) -> None:
+    send_board_refresh("rebalanced")
+
+
+@handlers.on(events.LeadsImported)
+def _imported(event: events.LeadsImported) -> None:
+    send_board_refresh("imported")
+
+
+@handlers.on(events.TrainingUpdated)
+def _training(event: events.TrainingUpdated) -> None:
+    send_training_status()
+
+
+# The task queue's business: nothing to show until their results are published as events of their own.
+handlers.ignore(events.ImportRequested, events.TrainingRequested)
 
 
 def send_cards(kind: str, lead_ids: list[int], stage_ids: set[int] | None) -> None:

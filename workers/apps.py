@@ -9,4 +9,4 @@ class WorkersConfig(AppConfig):
         from crm import events
         from workers import triggers  # imports the actors too, declaring them on this process's broker
 
-        events.subscribe(triggers.on_domain_event)
+        events.subscribe(triggers.handlers)

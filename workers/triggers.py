@@ -9,18 +9,31 @@ from workers.models import ScoreRequest
 # Changes arriving within this window are scored together.
 COALESCE_MS = 1500
 
-RESCORING_EVENTS = (events.LeadCreated, events.LeadChanged, events.LeadMoved, events.InteractionLogged)
+handlers = events.Handlers("workers")
 
 
-def on_domain_event(event: events.Event) -> None:
-    if isinstance(event, RESCORING_EVENTS):
-        request_scores([event.lead_id])
-    elif isinstance(event, events.LeadsImported):
-        request_scores(list(event.lead_ids))
-    elif isinstance(event, events.TrainingRequested):
-        actors.train_model.send()
-    elif isinstance(event, events.ImportRequested):
-        actors.import_leads_job.send(event.job_id)
+@handlers.on(events.LeadCreated, events.LeadChanged, events.LeadMoved, events.InteractionLogged)
+def _lead_changed(event) -> None:
+    request_scores([event.lead_id])
+
+
+@handlers.on(events.LeadsImported)
+def _imported(event: events.LeadsImported) -> None:
+    request_scores(list(event.lead_ids))
+
+
+@handlers.on(events.TrainingRequested)
+def _training_requested(event: events.TrainingRequested) -> None:
+    actors.train_model.send()
+
+
+@handlers.on(events.ImportRequested)
+def _import_requested(event: events.ImportRequested) -> None:
+    actors.import_leads_job.send(event.job_id)
+
+
+# Results of background work itself (rescoring them again would loop) and board-only bookkeeping.
+handlers.ignore(events.ScoresChanged, events.TrainingUpdated, events.ColumnRebalanced)
 
 
 def request_scores(lead_ids: list[int]) -> None:
