@@ -13,31 +13,10 @@ from itertools import islice
 
 from asgiref.sync import sync_to_async
 from django.db.models import QuerySet
-from django.utils import timezone
 
+from crm import lead_fields
 from crm.importing import ESCAPED_FORMULA, FIELDS, FORMULA_STARTS
-from crm.models import Stage
 
-# The database columns behind FIELDS, in FIELDS order.
-VALUES = (
-    "external_id",
-    "name",
-    "email",
-    "phone",
-    "company",
-    "source__name",
-    "stage__slug",
-    "owner__username",
-    "expected_value",
-    "created_at",
-    "stage__kind",
-    "priority",
-    "engagement_level",
-    "follow_up_at",
-    "lead_score",
-    "score_source",
-)
-CONVERTED = {Stage.Kind.WON: "1", Stage.Kind.LOST: "0", Stage.Kind.OPEN: ""}
 CHUNK = 2000
 ASYNC_CHUNK = 500  # CSV lines fetched per trip to the database thread when served under ASGI
 # Numbers a spreadsheet reads as numbers (-5, -3.2, +1e3): left as they are, though they start with - or +.
@@ -64,28 +43,11 @@ def rows(leads: QuerySet) -> Iterator[list[str]]:
     leads = leads.order_by("stage__order", "position", "id")
     keys = attribute_keys(leads)
     yield [*FIELDS, *keys]
-    for values in leads.values_list(*VALUES, "attributes").iterator(chunk_size=CHUNK):
-        record = dict(zip(VALUES, values, strict=False))
-        attributes = values[-1] or {}
-        yield [
-            record["external_id"],
-            record["name"],
-            record["email"],
-            record["phone"],
-            record["company"],
-            record["source__name"] or "",
-            record["stage__slug"],
-            record["owner__username"] or "",
-            f"{record['expected_value']:.2f}",
-            _moment(record["created_at"]),
-            CONVERTED[record["stage__kind"]],
-            str(record["priority"]),
-            str(record["engagement_level"]),
-            _moment(record["follow_up_at"]),
-            "" if record["lead_score"] is None else str(record["lead_score"]),
-            record["score_source"],
-            *(_attribute(attributes.get(key)) for key in keys),
-        ]
+    for *values, attributes in leads.values_list(*lead_fields.EXPORT_COLUMNS, "attributes").iterator(
+        chunk_size=CHUNK
+    ):
+        attributes = attributes or {}
+        yield [*lead_fields.export_row(values), *(_attribute(attributes.get(key)) for key in keys)]
 
 
 def csv_lines(leads: QuerySet) -> Iterator[str]:
@@ -127,10 +89,6 @@ def write_csv(leads: QuerySet, out) -> int:
         out.write(line)
         lines += 1
     return lines - 1
-
-
-def _moment(value) -> str:
-    return timezone.localtime(value).isoformat() if value else ""
 
 
 def _attribute(value) -> str:

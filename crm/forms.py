@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
+from crm import lead_fields
 from crm.models import Interaction, Lead, LeadSource
 
 
@@ -11,18 +12,8 @@ class LeadForm(forms.ModelForm):
 
     class Meta:
         model = Lead
-        fields = [
-            "name",
-            "company",
-            "email",
-            "phone",
-            "source",
-            "owner",
-            "priority",
-            "expected_value",
-            "engagement_level",
-            "follow_up_at",
-        ]
+        fields = list(lead_fields.EDITABLE)
+        labels = {f.model_attr: f.label for f in lead_fields.FIELDS if f.editable and f.label}
         widgets = {
             "follow_up_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
         }

@@ -12,41 +12,21 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
-from datetime import time as day_start
-from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import connection, models, transaction
 from django.db.models import Max
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
-from crm import events, positions
+from crm import events, lead_fields, positions
 from crm.models import ImportJob, Lead, LeadSource, Stage
 
 # The fields a column can fill, in the order the export writes them (so an export imports back as it was).
-FIELDS = (
-    "external_id",
-    "name",
-    "email",
-    "phone",
-    "company",
-    "source",
-    "stage",
-    "owner",
-    "value",
-    "created_at",
-    "converted",
-    "priority",
-    "engagement_level",
-    "follow_up_at",
-    "lead_score",
-    "score_source",
-)
+FIELDS = lead_fields.NAMES
+# A new source is named as the admin would name it.
+SOURCE_NAME = LeadSource._meta.get_field("name").formfield()
 ATTRIBUTE = "attribute"
 IGNORE = "ignore"
 TARGETS = (*FIELDS, ATTRIBUTE, IGNORE)
@@ -59,16 +39,6 @@ PREVIEW_ROWS = 10
 BATCH_SIZE = 2000  # rows built, written and reported per step
 PROGRESS_TIMEOUT = 60 * 60
 
-TRUE_WORDS = {"1", "yes", "y", "true"}
-FALSE_WORDS = {"0", "no", "n", "false"}
-MAX_LENGTHS = {
-    **{
-        name: Lead._meta.get_field(name).max_length
-        for name in ("external_id", "name", "email", "phone", "company")
-    },
-    "source": LeadSource._meta.get_field("name").max_length,
-}
-MAX_VALUE = Decimal("9999999999.99")  # expected_value is 12 digits, 2 after the point
 # Numbers keep their type only when they read back exactly: "007" (a code) and "1e3" stay text.
 INTEGER = re.compile(r"-?(0|[1-9]\d{0,17})")
 DECIMAL = re.compile(r"-?(0|[1-9]\d*)\.\d+")
@@ -335,9 +305,11 @@ def _clean_row(
     lookups: _Lookups,
     attributes: bool = True,
 ) -> dict:
-    """One row as Lead field values (plus `source_name`), or _RowError saying what is wrong with it.
+    """One row as Lead field values (plus `source_name`), or _RowError listing everything wrong with it.
 
-    `attributes=False` skips reading attribute values, which cannot be wrong (the checking pass).
+    Each cell is cleaned by the lead form's own field (`crm.lead_fields`), so the import refuses what the
+    form refuses, with its message. `attributes=False` skips reading attribute values, which cannot be wrong
+    (the checking pass).
     """
     if len(values) != len(columns):
         raise _RowError(f"has {len(values)} values but the header has {len(columns)} columns")
@@ -351,48 +323,35 @@ def _clean_row(
                 kept[column] = attribute_value(value)
         elif target != IGNORE:
             raw[target] = value.strip()
-    for name, limit in MAX_LENGTHS.items():
-        if len(raw.get(name, "")) > limit:
-            raise _RowError(f"{name} is longer than {limit} characters")
-    lead = {
-        "external_id": raw.get("external_id", ""),
-        "name": raw.get("name") or raw.get("external_id") or f"Imported lead (line {line})",
-        "company": raw.get("company", ""),
-        "phone": raw.get("phone", ""),
-        "email": raw.get("email", ""),
-        "attributes": kept,
-        "source_name": raw.get("source", ""),
-    }
-    if lead["email"]:
+    lead: dict = {"attributes": kept, "source_name": raw.get("source", "")}
+    problems: list[str] = []
+    for name, text in raw.items():
+        if not text or name in lead_fields.LOOKED_UP:
+            continue
+        field = lead_fields.BY_NAME[name]
         try:
-            validate_email(lead["email"])
-        except ValidationError:
-            raise _RowError(f"email “{lead['email']}” is not an email address") from None
+            lead[field.model_attr] = field.clean(text)
+        except ValidationError as error:
+            problems.append(lead_fields.error_text(name, text, error))
+    if lead["source_name"]:
+        try:
+            SOURCE_NAME.clean(lead["source_name"])
+        except ValidationError as error:
+            problems.append(lead_fields.error_text("source", lead["source_name"], error))
     if raw.get("owner"):
         if raw["owner"] not in lookups.users:
-            raise _RowError(f"owner “{raw['owner']}” is not a username here")
-        lead["owner_id"] = lookups.users[raw["owner"]]
-    if raw.get("value"):
-        lead["expected_value"] = _money(raw["value"])
-    if raw.get("created_at"):
-        lead["created_at"] = _moment("created_at", raw["created_at"])
-    if raw.get("follow_up_at"):
-        lead["follow_up_at"] = _moment("follow_up_at", raw["follow_up_at"])
-    if raw.get("priority"):
-        lead["priority"] = _choice("priority", raw["priority"], Lead.Priority)
-    if raw.get("engagement_level"):
-        lead["engagement_level"] = _choice("engagement_level", raw["engagement_level"], Lead.Engagement)
-    if raw.get("lead_score"):
-        score = raw["lead_score"]
-        if not (score.isascii() and score.isdigit() and int(score) <= 100):
-            raise _RowError(f"lead_score “{score}” is not a whole number from 0 to 100")
-        lead["lead_score"] = int(score)
-    if raw.get("score_source"):
-        source = raw["score_source"].lower()
-        if source not in Lead.ScoreSource.values:
-            raise _RowError(f"score_source “{raw['score_source']}” is not heuristic or model")
-        lead["score_source"] = source
-    lead["stage"] = _stage(raw.get("stage", ""), raw.get("converted", ""), lookups)
+            problems.append(f"owner “{raw['owner']}” is not a username here")
+        else:
+            lead["owner_id"] = lookups.users[raw["owner"]]
+    try:
+        lead["stage"] = _stage(raw.get("stage", ""), raw.get("converted", ""), lookups)
+    except _RowError as error:
+        problems.append(str(error))
+    if problems:
+        raise _RowError("; ".join(problems))
+    for name in ("external_id", "company", "phone", "email"):
+        lead.setdefault(name, "")
+    lead["name"] = lead.get("name") or lead["external_id"] or f"Imported lead (line {line})"
     return lead
 
 
@@ -405,44 +364,13 @@ def attribute_value(value: str) -> str | int | float:
     return value
 
 
-def _money(value: str) -> Decimal:
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:
-        raise _RowError(f"value “{value}” is not a number (like 1234.50)") from None
-    if not amount.is_finite() or amount < 0 or amount > MAX_VALUE:
-        raise _RowError(f"value “{value}” must be a sum from 0 to {MAX_VALUE}")
-    return amount.quantize(Decimal("0.01"))
-
-
-def _moment(name: str, value: str) -> datetime:
-    try:
-        moment = parse_datetime(value)
-        if moment is None:
-            day = parse_date(value)
-            moment = datetime.combine(day, day_start()) if day else None
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise _RowError(f"{name} “{value}” is not a date (like 2024-05-31 or 2024-05-31T14:30)")
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
-
-
-def _choice(name: str, value: str, choices) -> int:
-    for number, label in choices.choices:
-        if value == str(number) or value.casefold() == str(label).casefold():
-            return number
-    options = ", ".join(f"{number} ({label})" for number, label in choices.choices)
-    raise _RowError(f"{name} “{value}” is not one of {options}")
-
-
 def _stage(stage_value: str, converted_value: str, lookups: _Lookups) -> Stage:
     converted = None
     if converted_value:
         folded = converted_value.casefold()
-        if folded not in TRUE_WORDS | FALSE_WORDS:
+        if folded not in lead_fields.TRUE_WORDS | lead_fields.FALSE_WORDS:
             raise _RowError(f"converted “{converted_value}” is not yes/no, 1/0 or true/false")
-        converted = folded in TRUE_WORDS
+        converted = folded in lead_fields.TRUE_WORDS
     closed_kind = {True: Stage.Kind.WON, False: Stage.Kind.LOST, None: None}[converted]
     if stage_value:
         stage = lookups.stage_named(stage_value)

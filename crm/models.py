@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -163,13 +164,15 @@ class Lead(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
     )
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
-    expected_value = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    expected_value = models.DecimalField(
+        max_digits=12, decimal_places=2, default=0, validators=[MinValueValidator(0)]
+    )
     # Sortable key inside the stage: a move writes only this row (a value between its neighbours). Keys may
     # tie only transiently; (position, id) is the order, so it is always a strict total order.
     position = models.BigIntegerField(default=0)
     # Bumped by every change to the card; a move or edit carrying an older version is a conflict.
     version = models.PositiveIntegerField(default=1)
-    lead_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    lead_score = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(100)])
     score_source = models.CharField(max_length=10, choices=ScoreSource.choices, blank=True, default="")
     engagement_level = models.PositiveSmallIntegerField(choices=Engagement.choices, default=Engagement.NONE)
     follow_up_at = models.DateTimeField(null=True, blank=True)

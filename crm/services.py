@@ -11,22 +11,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from crm import events, positions
+from crm import events, lead_fields, positions
 from crm.models import Interaction, Lead, LeadSource, Stage
 from crm.permissions import can_change, is_manager
 
-EDITABLE_FIELDS = (
-    "name",
-    "company",
-    "email",
-    "phone",
-    "source",
-    "owner",
-    "priority",
-    "expected_value",
-    "engagement_level",
-    "follow_up_at",
-)
+EDITABLE_FIELDS = lead_fields.EDITABLE
 
 
 class Conflict(Exception):

@@ -40,7 +40,7 @@ def test_import_lists_bad_rows_by_line_and_imports_nothing(stages, write_csv):
         run("import_leads", str(path))
 
     assert str(error.value) == (
-        "Nothing was imported: 1 row has errors.\nline 3: value “lots” is not a number (like 1234.50)"
+        "Nothing was imported: 1 row has errors.\nline 3: value “lots”: Enter a number."
     )
     assert not Lead.objects.exists()
 

@@ -201,12 +201,12 @@ def test_a_job_with_bad_rows_fails_with_their_lines_and_imports_nothing(manager_
     job.refresh_from_db()
     assert (job.status, job.error_count) == ("failed", 2)
     assert job.errors == [
-        {"line": 3, "message": "value “lots” is not a number (like 1234.50)"},
-        {"line": 4, "message": "value “x” is not a number (like 1234.50)"},
+        {"line": 3, "message": "value “lots”: Enter a number."},
+        {"line": 4, "message": "value “x”: Enter a number."},
     ]
     page = manager_client.get(f"/leads/import/{job.pk}/").content.decode()
     assert "Nothing was imported: 2 rows have errors." in page
-    assert "Line 3: value “lots” is not a number" in page
+    assert "Line 3: value “lots”: Enter a number." in page
     assert not Lead.objects.exists()
 
 

@@ -280,11 +280,11 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_imported(stages, alice):
 
     assert refused.value.message == "Nothing was imported: 6 rows have errors."
     assert [(e.line, e.message) for e in refused.value.errors] == [
-        (3, "value “ten” is not a number (like 1234.50)"),
+        (3, "value “ten”: Enter a number."),
         (4, "owner “zed” is not a username here"),
         (5, "converted “maybe” is not yes/no, 1/0 or true/false"),
-        (7, "email “not-an-email” is not an email address"),
-        (8, "created_at “2024-13-45” is not a date (like 2024-05-31 or 2024-05-31T14:30)"),
+        (7, "email “not-an-email”: Enter a valid email address."),
+        (8, "created_at “2024-13-45”: Enter a valid date/time."),
         (9, "has 3 values but the header has 7 columns"),
     ]
     assert not Lead.objects.exists()
@@ -295,7 +295,9 @@ def test_a_value_longer_than_its_field_is_an_error(stages):
     with pytest.raises(importing.ImportRefused) as refused:
         import_text("name,phone\nAda," + "1" * 41 + "\n")
 
-    assert refused.value.errors[0].message == "phone is longer than 40 characters"
+    assert refused.value.errors[0].message == (
+        "phone “" + "1" * 40 + "…”: Ensure this value has at most 40 characters (it has 41)."
+    )
 
 
 def test_only_the_first_fifty_errors_are_listed_with_the_count_of_all(stages):
