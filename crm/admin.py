@@ -1,13 +1,27 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from crm import services
 from crm.models import Interaction, Lead, LeadSource, Stage
 
 
 @admin.register(Stage)
 class StageAdmin(admin.ModelAdmin):
+    """Stages change through crm.services, so every open board re-reads its columns at once."""
+
     list_display = ["name", "slug", "order", "kind", "wip_limit"]
     prepopulated_fields = {"slug": ["name"]}
+    actions = None  # the bulk delete action would bypass the service
+
+    def save_model(self, request, obj, form, change):
+        services.save_stage(obj, actor=request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        # A column with leads cannot go (their stage is PROTECTed); offering the button would end in an error.
+        return super().has_delete_permission(request, obj) and not (obj and obj.leads.exists())
+
+    def delete_model(self, request, obj):
+        services.delete_stage(obj, actor=request.user)
 
 
 admin.site.register(LeadSource)

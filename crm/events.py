@@ -52,6 +52,11 @@ class ColumnRebalanced(Event):
 
 
 @dataclass(frozen=True)
+class StagesChanged(Event):
+    """The pipeline's columns were added, renamed, reordered, limited or removed: boards re-read them."""
+
+
+@dataclass(frozen=True)
 class ScoresChanged(Event):
     lead_ids: tuple[int, ...] = field(default=())
 

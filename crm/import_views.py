@@ -3,13 +3,12 @@
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.handlers.asgi import ASGIRequest
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from crm import events, exporting, importing
+from crm import exporting, importing
 from crm.models import ImportJob, Lead
 from crm.queries import BoardFilter
 from crm.views import manager_required, message_response
@@ -73,13 +72,9 @@ def upload(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
-            upload = form.cleaned_data["file"]
-            job = ImportJob(
-                original_name=upload.name[:255],
-                created_by=request.user,
-                total_rows=form.csv_file.row_count(),
+            job = importing.create_job(
+                actor=request.user, upload=form.cleaned_data["file"], total_rows=form.csv_file.row_count()
             )
-            job.file.save(upload.name, upload, save=True)
             return redirect("import-job", pk=job.pk)
         return _upload_page(request, form, status=400)
     return _upload_page(request, UploadForm())
@@ -113,20 +108,10 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form = MappingForm(csv_file.columns, data, initial_mapping=initial)
     if data is not None and form.is_valid():
-        _start(job, form.mapping())
+        importing.start_job(job.pk, actor=request.user, mapping=form.mapping())
         return redirect("import-job", pk=job.pk)
     context = {"job": job, "form": form, "preview": csv_file.preview()}
     return render(request, "crm/import_preview.html", context, status=200 if data is None else 400)
-
-
-def _start(job: ImportJob, mapping: dict[str, str]) -> None:
-    with transaction.atomic():
-        # Only the first Start counts: a double submit finds the job already queued.
-        started = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.UPLOADED).update(
-            mapping=mapping, status=ImportJob.Status.QUEUED
-        )
-        if started:
-            events.publish(events.ImportRequested(actor_id=job.created_by_id, job_id=job.pk))
 
 
 @manager_required(IMPORT_REFUSAL)

@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import connection, models, transaction
-from django.db.models import Max
+from django.db import transaction
 from django.utils import timezone
 
-from crm import events, lead_fields, positions
+from crm import events, lead_fields, services
 from crm.models import ImportJob, Lead, LeadSource, Stage
 
 # The fields a column can fill, in the order the export writes them (so an export imports back as it was).
@@ -36,7 +35,7 @@ ALIASES = {"expected_value": "value", "id": "external_id", "full_name": "name"}
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_REPORTED_ERRORS = 50
 PREVIEW_ROWS = 10
-BATCH_SIZE = 2000  # rows built, written and reported per step
+BATCH_SIZE = 2000  # rows checked per progress report
 PROGRESS_TIMEOUT = 60 * 60
 
 # Numbers keep their type only when they read back exactly: "007" (a code) and "1e3" stay text.
@@ -439,161 +438,40 @@ def import_leads(
     progress = progress or (lambda phase, done, total: None)
     check_mapping(csv_file.columns, mapping)
     with transaction.atomic():
-        # Like create_lead, hold the stage rows: positions appended here cannot collide with a concurrent
-        # create, and a second import waits and then sees this one's external_ids.
+        # Hold the stage rows (as the bulk write will) before checking: a second import waits, then sees
+        # this one's external_ids.
         list(Stage.objects.select_for_update().order_by("pk"))
         lookups = _Lookups.load()
         total = _check(csv_file, mapping, lookups, progress)
         progress("writing", 0, total)
-        result = _write(csv_file, mapping, lookups, actor, total, progress)
-        events.publish(
-            events.LeadsImported(actor_id=getattr(actor, "pk", None), lead_ids=tuple(result.lead_ids))
+        result = ImportResult(count=0, lead_ids=[], by_stage=Counter())
+        result.lead_ids = services.create_leads_in_bulk(
+            _rows(csv_file, mapping, lookups, actor, result),
+            actor=actor,
+            reason="imported",
+            progress=lambda done: progress("writing", done, total),
         )
+        result.count, result.by_stage = len(result.lead_ids), dict(result.by_stage)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _write(csv_file: CsvFile, mapping: dict, lookups: _Lookups, actor, total: int, progress) -> ImportResult:
-    now = timezone.now()
-    leads, history = _Table(Lead), _Table(Lead.history.model)
-    ends = Lead.objects.order_by().values("stage_id").annotate(last=Max("position"))
-    ends = {row["stage_id"]: row["last"] for row in ends}
-    next_position = {stage.pk: positions.between(ends.get(stage.pk), None) for stage in lookups.stages}
-    # What simple-history's bulk_history_create writes: a "+" record naming the importer.
-    recorded = {
-        "history_date": now,
-        "history_user_id": getattr(actor, "pk", None),
-        "history_type": "+",
-        "history_change_reason": "imported",
-    }
-    result = ImportResult(count=0, lead_ids=[], by_stage=Counter())
-
-    def flush(batch: list[dict]) -> None:
-        ids = leads.insert_returning_ids(batch)
-        history.insert([{**row, "id": pk, **recorded} for row, pk in zip(batch, ids, strict=True)])
-        result.count += len(ids)
-        result.lead_ids.extend(ids)
-        progress("writing", result.count, total)
-
-    batch: list[dict] = []
+def _rows(csv_file: CsvFile, mapping: dict, lookups: _Lookups, actor, result: ImportResult) -> Iterator[dict]:
+    """The file's rows as new leads' column values (already checked: a bad row cannot appear here)."""
     for line, values in csv_file.rows():
         row = _clean_row(line, values, csv_file.columns, mapping, lookups)
-        stage = row.pop("stage")
-        row["source_id"] = _source_id(row.pop("source_name"), lookups)
-        row["stage_id"] = stage.pk
-        row["position"] = next_position[stage.pk]
-        next_position[stage.pk] += positions.STEP
-        row["closed_at"] = now if stage.is_closed else None
-        row.setdefault("created_at", now)
-        row["updated_at"] = now
-        batch.append(row)
-        result.by_stage[stage.name] += 1
-        if len(batch) == BATCH_SIZE:
-            flush(batch)
-            batch = []
-    if batch:
-        flush(batch)
-    result.by_stage = dict(result.by_stage)
-    return result
+        row["source_id"] = _source_id(row.pop("source_name"), lookups, actor)
+        result.by_stage[row["stage"].name] += 1
+        yield row
 
 
-def _source_id(name: str, lookups: _Lookups) -> int | None:
+def _source_id(name: str, lookups: _Lookups, actor) -> int | None:
     if not name:
         return None
     key = name.casefold()
     if key not in lookups.sources:
-        lookups.sources[key] = LeadSource.objects.create(name=name).pk
+        lookups.sources[key] = services.source_named(name, actor=actor).pk
     return lookups.sources[key]
-
-
-class _Table:
-    """Bulk INSERTs for one model, from dicts of column values.
-
-    Not Model.objects.bulk_create: it compiles every value through several layers, about 1 ms for a lead and
-    its history row, so 30-40 s for 45,000 leads. Here only the types the driver cannot take as they are
-    (dates, decimals, JSON) go through their field's conversion, repeated values (the import's timestamp) are
-    converted once, and rows go in as Postgres COPY or SQLite multi-row INSERTs.
-    """
-
-    CONVERTED = (models.DateTimeField, models.DecimalField, models.JSONField)
-
-    def __init__(self, model):
-        self.fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-        self.defaults = [None if f.null else f.get_default() for f in self.fields]
-        self.converters = [_converter(f) if isinstance(f, self.CONVERTED) else None for f in self.fields]
-        quote = connection.ops.quote_name
-        self.table = quote(model._meta.db_table)
-        self.pk = quote(model._meta.pk.column)
-        self.columns = ", ".join(quote(f.column) for f in self.fields)
-
-    def values(self, row: dict) -> list:
-        values = [row.get(f.attname, default) for f, default in zip(self.fields, self.defaults, strict=True)]
-        for i, convert in enumerate(self.converters):
-            if convert is not None and values[i] is not None:
-                values[i] = convert(values[i])
-        return values
-
-    def insert(self, rows: list[dict]) -> None:
-        if connection.vendor == "postgresql":
-            self._copy(self.columns, [self.values(row) for row in rows])
-        else:
-            self._insert_many([self.values(row) for row in rows], returning=False)
-
-    def insert_returning_ids(self, rows: list[dict]) -> list[int]:
-        """Insert and return the new ids, in the rows' order."""
-        if connection.vendor != "postgresql":
-            return self._insert_many([self.values(row) for row in rows], returning=True)
-        # COPY returns nothing, so take the ids from the table's sequence first.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [self.table, self.pk.strip('"'), len(rows)],
-            )
-            ids = sorted(pk for (pk,) in cursor.fetchall())
-        self._copy(
-            f"{self.pk}, {self.columns}", [[pk, *self.values(row)] for pk, row in zip(ids, rows, strict=True)]
-        )
-        return ids
-
-    def _copy(self, columns: str, params: list[list]) -> None:
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY {self.table} ({columns}) FROM STDIN") as copy,
-        ):
-            for values in params:
-                copy.write_row(values)
-
-    def _insert_many(self, params: list[list], returning: bool) -> list[int]:
-        """SQLite: many rows a statement, within the parameter limit Django assumes (999).
-
-        RETURNING gives the ids in VALUES order, as Django's own bulk_create relies on.
-        """
-        row = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
-        per_statement = max(1, (connection.features.max_query_params or 999) // len(self.fields))
-        suffix = f" RETURNING {self.pk}" if returning else ""
-        ids: list[int] = []
-        with connection.cursor() as cursor:
-            for start in range(0, len(params), per_statement):
-                chunk = params[start : start + per_statement]
-                rows = ", ".join([row] * len(chunk))
-                sql = f"INSERT INTO {self.table} ({self.columns}) VALUES {rows}{suffix}"
-                cursor.execute(sql, [value for values in chunk for value in values])
-                if returning:
-                    ids += [pk for (pk,) in cursor.fetchall()]
-        return ids
-
-
-def _converter(field) -> Callable:
-    if isinstance(field, models.JSONField):
-        return lambda value: field.get_db_prep_save(value, connection)
-    converted: dict = {}
-
-    def convert(value):
-        if value not in converted:
-            converted[value] = field.get_db_prep_save(value, connection)
-        return converted[value]
-
-    return convert
 
 
 # --- Background jobs (the browser's imports) ------------------------------------------------------------
@@ -608,12 +486,39 @@ def job_progress(job_id: int) -> dict:
     return cache.get(progress_key(job_id)) or {"phase": "waiting", "done": 0, "total": 0}
 
 
+# A job's life, each step one conditional update, so a double submit or a redelivered message is a no-op:
+# uploaded -> queued (start_job) -> running (claim_job) -> done (in the import's transaction) or failed.
+
+
+def create_job(*, actor, upload, total_rows: int) -> ImportJob:
+    """Store an uploaded file under a generated name and wait for its mapping."""
+    job = ImportJob(original_name=upload.name[:255], created_by=actor, total_rows=total_rows)
+    job.file.save(upload.name, upload, save=True)
+    return job
+
+
+def start_job(job_id: int, *, actor, mapping: dict[str, str]) -> bool:
+    """Queue the import with its mapping; only the first Start counts. Workers hear ImportRequested."""
+    with transaction.atomic():
+        started = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.UPLOADED).update(
+            mapping=mapping, status=ImportJob.Status.QUEUED
+        )
+        if started:
+            events.publish(events.ImportRequested(actor_id=getattr(actor, "pk", None), job_id=job_id))
+    return bool(started)
+
+
+def claim_job(job_id: int) -> bool:
+    return bool(
+        ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
+            status=ImportJob.Status.RUNNING, started_at=timezone.now()
+        )
+    )
+
+
 def run_job(job_id: int) -> None:
     """Import a queued job's file with its mapping; a redelivered message finds the job taken and stops."""
-    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
-        status=ImportJob.Status.RUNNING, started_at=timezone.now()
-    )
-    if not claimed:
+    if not claim_job(job_id):
         return
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
 
@@ -638,18 +543,18 @@ def run_job(job_id: int) -> None:
                 finished_at=timezone.now(),
             )
     except ImportRefused as refused:
-        _fail(job_id, refused.message, refused.errors, refused.error_count)
+        fail_job(job_id, refused.message, refused.errors, refused.error_count)
     except FileNotFoundError:
-        _fail(job_id, "The uploaded file is gone; upload it again.")
+        fail_job(job_id, "The uploaded file is gone; upload it again.")
     except BaseException as error:
         # Also the worker's time limit (an interrupt, not an Exception): never leave the job "importing".
-        _fail(job_id, f"The import stopped unexpectedly ({type(error).__name__}); nothing was imported.")
+        fail_job(job_id, f"The import stopped unexpectedly ({type(error).__name__}); nothing was imported.")
         raise
     finally:
         cache.delete(progress_key(job_id))
 
 
-def _fail(job_id: int, message: str, errors: list[RowError] = (), error_count: int = 0) -> None:
+def fail_job(job_id: int, message: str, errors: list[RowError] = (), error_count: int = 0) -> None:
     ImportJob.objects.filter(pk=job_id).update(
         status=ImportJob.Status.FAILED,
         message=message,

@@ -60,6 +60,11 @@ def _imported(event: events.LeadsImported) -> None:
     send_board_refresh("imported")
 
 
+@handlers.on(events.StagesChanged)
+def _stages(event: events.StagesChanged) -> None:
+    send_board_refresh("stages")
+
+
 @handlers.on(events.TrainingUpdated)
 def _training(event: events.TrainingUpdated) -> None:
     send_training_status()

@@ -33,7 +33,7 @@ def _import_requested(event: events.ImportRequested) -> None:
 
 
 # Results of background work itself (rescoring them again would loop) and board-only bookkeeping.
-handlers.ignore(events.ScoresChanged, events.TrainingUpdated, events.ColumnRebalanced)
+handlers.ignore(events.ScoresChanged, events.TrainingUpdated, events.ColumnRebalanced, events.StagesChanged)
 
 
 def request_scores(lead_ids: list[int]) -> None:

@@ -19,7 +19,7 @@ from hypothesis.stateful import (
 )
 
 from crm import events, positions, queries, services
-from crm.models import Interaction, Lead
+from crm.models import Interaction, Lead, Stage
 from crm.services import Conflict, Placement
 from tests.conftest import STAGES
 from tests.factories import LeadFactory
@@ -500,3 +500,35 @@ def test_a_rebalance_announces_the_column(stages, manager, monkeypatch, on_commi
     with on_commit():
         move(card, manager, "new", prev_id=top.pk)
     assert events.ColumnRebalanced(actor_id=None, stage_id=stages["new"].pk) in published
+
+
+def test_saving_a_stage_goes_through_the_service_and_tells_boards(stages, manager, published, on_commit):
+    stage = stages["new"]
+    stage.name = "Fresh"
+    with on_commit():
+        services.save_stage(stage, actor=manager)
+    assert Stage.objects.get(pk=stage.pk).name == "Fresh"
+    assert published == [events.StagesChanged(actor_id=manager.pk)]
+
+
+def test_a_stage_with_leads_cannot_be_deleted(stages, manager, published, on_commit):
+    LeadFactory(stage=stages["new"])
+    with on_commit(), pytest.raises(ValidationError, match="still has leads"):
+        services.delete_stage(stages["new"], actor=manager)
+    assert Stage.objects.filter(pk=stages["new"].pk).exists()
+    assert published == []
+
+
+def test_create_lead_can_backdate_the_lead_and_its_history(stages, alice):
+    when = timezone.now() - timedelta(days=30)
+    lead = services.create_lead(actor=alice, name="Ada", created_at=when)
+    lead.refresh_from_db()
+    assert lead.created_at == when
+    assert lead.history.get().history_date == when
+
+
+def test_source_named_finds_a_source_whatever_its_letter_case(db):
+    referral = services.source_named("Referral")
+    assert services.source_named("  referral ") == referral
+    with pytest.raises(ValidationError):
+        services.source_named("x" * 81)

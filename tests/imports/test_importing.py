@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from crm import events, importing, positions
+from crm import events, importing, positions, services
 from crm.models import Lead, LeadSource
 from tests.factories import LeadFactory, SourceFactory
 from tests.imports.conftest import import_text
@@ -246,7 +246,7 @@ def test_one_leads_imported_event_goes_out_on_commit(stages, manager, published,
 
 
 def test_progress_is_reported_as_rows_are_written(stages, monkeypatch):
-    monkeypatch.setattr(importing, "BATCH_SIZE", 2)
+    monkeypatch.setattr(services, "BULK_BATCH", 2)
     reports = []
     csv_file = importing.read_csv(b"name\nA\nB\nC\nD\nE\n")
 

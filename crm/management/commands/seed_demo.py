@@ -153,8 +153,10 @@ class Command(BaseCommand):
         first, last = rng.choice(FIRST), rng.choice(LAST)
         owner = rng.choice([*agents, *agents, None])
         actor = owner or manager
+        created = now - timedelta(days=rng.randint(1, 120), hours=rng.randint(0, 23))
         lead = services.create_lead(
             actor=actor,
+            created_at=created,
             name=f"{first} {last}",
             company=rng.choice(COMPANIES),
             email=f"{first}.{last}{i}@example.com".lower().replace("é", "e"),
@@ -165,9 +167,6 @@ class Command(BaseCommand):
             expected_value=services.money(rng.randrange(500, 60000, 250)),
             engagement_level=rng.randint(0, 3),
         )
-        created = now - timedelta(days=rng.randint(1, 120), hours=rng.randint(0, 23))
-        Lead.objects.filter(pk=lead.pk).update(created_at=created)
-        lead.history.update(history_date=created)
         for _ in range(rng.choices([0, 1, 2, 3, 5], weights=[3, 4, 3, 2, 1])[0]):
             services.log_interaction(
                 lead.pk,
