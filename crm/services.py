@@ -15,6 +15,7 @@ from django.utils import timezone
 from crm import bulk, events, lead_fields, positions
 from crm.models import Interaction, Lead, LeadSource, Stage
 from crm.permissions import can_change, is_manager
+from crm.queries import describe_last_change
 
 EDITABLE_FIELDS = lead_fields.EDITABLE
 
@@ -47,8 +48,6 @@ def _check_version(lead: Lead, version: int | None) -> None:
     seen = int(version)
     changes = lead.history.filter(version__gt=seen).exclude(history_change_reason=RESCORED)
     if seen > lead.version or changes.exists():
-        from crm.queries import describe_last_change
-
         raise Conflict(lead, f"“{lead.name}” was changed meanwhile: {describe_last_change(lead)}.")
 
 
