@@ -36,6 +36,7 @@ class UploadForm(forms.Form):
         data = upload.read()
         try:
             self.csv_file = importing.read_csv(data)
+            self.row_count = self.csv_file.row_count()  # reads every record: a bad one is refused here
         except importing.ImportRefused as refused:
             raise forms.ValidationError(refused.message) from None
         upload.seek(0)
@@ -73,7 +74,7 @@ def upload(request: HttpRequest) -> HttpResponse:
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
             job = importing.create_job(
-                actor=request.user, upload=form.cleaned_data["file"], total_rows=form.csv_file.row_count()
+                actor=request.user, upload=form.cleaned_data["file"], total_rows=form.row_count
             )
             return redirect("import-job", pk=job.pk)
         return _upload_page(request, form, status=400)

@@ -9,6 +9,7 @@ import csv
 import io
 import re
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from crm.models import ImportJob, Lead, LeadSource, Stage
 
 # The fields a column can fill, in the order the export writes them (so an export imports back as it was).
 FIELDS = lead_fields.NAMES
+# Characters no lead field may hold (a NUL truncates text in some tools); tabs and line breaks are fine.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # A new source is named as the admin would name it.
 SOURCE_NAME = LeadSource._meta.get_field("name").formfield()
 ATTRIBUTE = "attribute"
@@ -164,7 +167,10 @@ def unescape_cell(value: str) -> str:
 
 
 def _delimiter(header_line: str) -> str | None:
-    widths = {d: len(next(csv.reader([header_line], delimiter=d), [])) for d in (";", ",")}
+    try:
+        widths = {d: len(next(csv.reader([header_line], delimiter=d), [])) for d in (";", ",")}
+    except csv.Error as error:
+        raise ImportRefused(f"The header line is not valid CSV: {error}.") from error
     best = max(widths, key=widths.get)
     if widths[best] > 1:
         return best
@@ -322,8 +328,14 @@ def _clean_row(
                 kept[column] = attribute_value(value)
         elif target != IGNORE:
             raw[target] = value.strip()
+    problems = []
+    for column, value in zip(columns, values, strict=True):
+        if bad := CONTROL.search(value):
+            problems.append(
+                f"{column} contains a control character (U+{ord(bad.group()):04X}), which a lead cannot hold"
+            )
+            raw.pop(mapping.get(column), None)  # said once, not again by the field's own check
     lead: dict = {"attributes": kept, "source_name": raw.get("source", "")}
-    problems: list[str] = []
     for name, text in raw.items():
         if not text or name in lead_fields.LOOKED_UP:
             continue
@@ -491,9 +503,11 @@ def job_progress(job_id: int) -> dict:
 
 
 def create_job(*, actor, upload, total_rows: int) -> ImportJob:
-    """Store an uploaded file under a generated name and wait for its mapping."""
+    """Store an uploaded file under a generated name (never the user's: any length, any script) and wait
+    for its mapping; people still see the name they gave it.
+    """
     job = ImportJob(original_name=upload.name[:255], created_by=actor, total_rows=total_rows)
-    job.file.save(upload.name, upload, save=True)
+    job.file.save(f"{uuid.uuid4().hex}.csv", upload, save=True)
     return job
 
 

@@ -337,3 +337,31 @@ def test_under_asgi_the_export_streams_from_an_async_iterator(alice, stages, mon
     sync_request = RequestFactory().get("/leads/export.csv")
     sync_request.user = alice
     assert not export_csv(sync_request).is_async
+
+
+def test_a_cell_over_the_csv_field_limit_is_a_400_naming_the_problem(manager_client, stages):
+    response = upload(manager_client, "name,notes\nAda," + "x" * 2_000_000 + "\n")
+
+    assert response.status_code == 400
+    assert "Line 2 is not valid CSV: field larger than field limit" in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+def test_a_header_cell_over_the_csv_field_limit_is_a_400_naming_the_problem(manager_client, stages):
+    response = upload(manager_client, "name," + "h" * 200_000 + "\nAda,1\n")
+
+    assert response.status_code == 400
+    assert "The header line is not valid CSV: field larger than field limit" in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+def test_a_long_non_ascii_file_name_is_kept_for_people_but_stored_under_a_generated_name(
+    manager_client, stages
+):
+    name = "é" * 200 + ".csv"
+    response = upload(manager_client, BANK_LIKE, name=name)
+
+    job = ImportJob.objects.get()
+    assert response.status_code == 302
+    assert job.original_name == name
+    assert "é" not in job.file.name and len(job.file.name) < 60

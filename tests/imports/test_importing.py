@@ -348,3 +348,17 @@ def test_without_stages_every_row_says_there_is_nowhere_to_put_it(db):
         import_text("name\nAda\n")
 
     assert refused.value.errors[0].message == "there is no open stage to put the lead in"
+
+
+def test_control_characters_anywhere_in_a_row_are_refused_with_the_line(stages):
+    padding = "".join(f"Lead {i},Acme,fine\n" for i in range(600))  # past the first 8 KB's binary check
+    text = "name,company,notes\n" + padding + "Bob,Ac\x00me,x\n" + "Cy,Co,bell\x07\n"
+
+    with pytest.raises(importing.ImportRefused) as refused:
+        import_text(text)
+
+    assert [(e.line, e.message) for e in refused.value.errors] == [
+        (602, "company contains a control character (U+0000), which a lead cannot hold"),
+        (603, "notes contains a control character (U+0007), which a lead cannot hold"),
+    ]
+    assert not Lead.objects.exists()
