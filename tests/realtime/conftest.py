@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+from urllib.parse import urlparse
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -18,8 +19,10 @@ ORIGIN = "http://testserver"
 TIMEOUT = 5
 
 
-def socket_headers(user, origin: str | None) -> list[tuple[bytes, bytes]]:
-    headers = [] if origin is None else [(b"origin", origin.encode())]
+def socket_headers(user, origin: str | None, host: str | None = None) -> list[tuple[bytes, bytes]]:
+    """As a browser sends them: the page's Origin, the Host it connects to (the page's own by default)."""
+    host = host or (urlparse(origin).netloc if origin else "testserver")
+    headers = [(b"host", host.encode())] + ([] if origin is None else [(b"origin", origin.encode())])
     if user is not None:
         client = Client()
         client.force_login(user)
@@ -32,8 +35,8 @@ async def connect():
     """`await connect(alice)` -> (socket, accepted, close code); every socket is closed after the test."""
     opened: list[WebsocketCommunicator] = []
 
-    async def connect_(user, path: str = "/ws/board/", origin: str | None = ORIGIN):
-        headers = await database_sync_to_async(socket_headers)(user, origin)
+    async def connect_(user, path: str = "/ws/board/", origin: str | None = ORIGIN, host: str | None = None):
+        headers = await database_sync_to_async(socket_headers)(user, origin, host)
         socket = WebsocketCommunicator(application, path, headers=headers)
         opened.append(socket)
         accepted, code = await socket.connect(timeout=TIMEOUT)

@@ -112,6 +112,28 @@ async def test_socket_from_the_loopback_origin_is_accepted(connect, alice):
     assert accepted
 
 
+async def test_socket_from_another_port_of_the_same_host_is_refused(connect, alice):
+    """Another app on the same machine is another origin: its page must not ride on the user's cookie."""
+    _, accepted, _ = await connect(alice, origin="http://127.0.0.1:9999", host="127.0.0.1:8000")
+    assert not accepted
+
+
+async def test_socket_from_https_is_refused_on_a_plain_http_server(connect, alice):
+    _, accepted, _ = await connect(alice, origin="https://testserver", host="testserver")
+    assert not accepted
+
+
+async def test_socket_from_a_trusted_origin_is_accepted(connect, alice, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://*.example.com"]
+    _, accepted, _ = await connect(alice, origin="https://app.example.com", host="testserver")
+    assert accepted
+
+
+async def test_socket_to_a_host_that_is_not_allowed_is_refused(connect, alice):
+    _, accepted, _ = await connect(alice, origin="http://evil.example", host="evil.example")
+    assert not accepted
+
+
 async def test_dashboard_refuses_an_agent(connect, alice):
     _, accepted, code = await connect(alice, path="/ws/dashboard/")
 
