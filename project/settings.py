@@ -6,6 +6,7 @@ worker. Production sets DATABASE_URL (Postgres) and REDIS_URL (channels-redis + 
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_dramatiq",
     "simple_history",
+    "axes",
     "crm",
     "realtime",
     "workers",
@@ -70,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it turns a locked-out login into the 429 page
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -140,6 +143,25 @@ EMBEDDED_WORKER = env_bool("EMBEDDED_WORKER", not REDIS_URL and not TESTING)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/leads/kanban/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# Login throttling (django-axes): 10 failures for a username, or from one address, lock that username or
+# address out for 15 minutes (429 with the reason); a success resets the count. Attempts are kept in the
+# mode's shared store: Redis when it is there (every web process sees them), else the database.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HANDLER = (
+    "axes.handlers.cache.AxesCacheHandler"
+    if os.environ.get("REDIS_URL")
+    else "axes.handlers.database.AxesDatabaseHandler"
+)
+AXES_VERBOSE = False  # pipeline.security logs each failure and lockout once, without secrets
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
