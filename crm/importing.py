@@ -13,11 +13,13 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from crm import events, lead_fields, services
@@ -40,6 +42,9 @@ MAX_REPORTED_ERRORS = 50
 PREVIEW_ROWS = 10
 BATCH_SIZE = 2000  # rows checked per progress report
 PROGRESS_TIMEOUT = 60 * 60
+# A running import reports at least every BATCH_SIZE rows; with no heartbeat for this long its worker is dead.
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 2
 
 # Numbers keep their type only when they read back exactly: "007" (a code) and "1e3" stay text.
 INTEGER = re.compile(r"-?(0|[1-9]\d{0,17})")
@@ -522,12 +527,54 @@ def start_job(job_id: int, *, actor, mapping: dict[str, str]) -> bool:
     return bool(started)
 
 
+def lease_key(job_id: int) -> str:
+    return f"pipeline:import-job:{job_id}:lease"
+
+
+def renew_lease(job_id: int) -> None:
+    """The running worker's heartbeat. In the cache, not the job's row: the import's rows (and any update
+    of the job made beside them) stay invisible until its one transaction commits.
+    """
+    cache.set(lease_key(job_id), 1, timeout=int(LEASE.total_seconds()))
+
+
 def claim_job(job_id: int) -> bool:
-    return bool(
-        ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
-            status=ImportJob.Status.RUNNING, started_at=timezone.now()
-        )
+    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
+        status=ImportJob.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
     )
+    if claimed:
+        renew_lease(job_id)
+    return bool(claimed)
+
+
+def reclaim_stalled_jobs(now: datetime | None = None) -> list[int]:
+    """Jobs whose worker died (no heartbeat for LEASE): queued again once, then failed with a message.
+
+    Run every minute by the scheduler. A dead worker's transaction rolled back, so a second try is safe;
+    each change is conditional on the job still being as read, so two checks never both act on it.
+    """
+    now = now or timezone.now()
+    stalled = ImportJob.objects.filter(status=ImportJob.Status.RUNNING, started_at__lt=now - LEASE)
+    acted = []
+    for job in stalled.only("pk", "attempts", "created_by_id"):
+        if cache.get(lease_key(job.pk)):
+            continue
+        same = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING, attempts=job.attempts)
+        if job.attempts < MAX_ATTEMPTS:
+            with transaction.atomic():
+                if same.update(status=ImportJob.Status.QUEUED):
+                    events.publish(events.ImportRequested(actor_id=job.created_by_id, job_id=job.pk))
+                    acted.append(job.pk)
+        elif same.update(
+            status=ImportJob.Status.FAILED,
+            message=(
+                "The import stopped twice because its worker was stopped (a restart, or out of memory); "
+                "nothing was imported. Upload the file again, or in smaller parts."
+            ),
+            finished_at=now,
+        ):
+            acted.append(job.pk)
+    return acted
 
 
 def run_job(job_id: int) -> None:
@@ -537,6 +584,7 @@ def run_job(job_id: int) -> None:
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
 
     def report(phase: str, done: int, total: int) -> None:
+        renew_lease(job_id)
         cache.set(
             progress_key(job_id),
             {"phase": phase, "done": done, "total": total or job.total_rows},
@@ -565,7 +613,7 @@ def run_job(job_id: int) -> None:
         fail_job(job_id, f"The import stopped unexpectedly ({type(error).__name__}); nothing was imported.")
         raise
     finally:
-        cache.delete(progress_key(job_id))
+        cache.delete_many([progress_key(job_id), lease_key(job_id)])
 
 
 def fail_job(job_id: int, message: str, errors: list[RowError] = (), error_count: int = 0) -> None:

@@ -38,3 +38,9 @@ def train_model() -> None:
 @dramatiq.actor(max_retries=0, time_limit=10 * MINUTE_MS)
 def import_leads_job(job_id: int) -> None:
     importing.run_job(job_id)
+
+
+@dramatiq.actor(max_retries=0, time_limit=MINUTE_MS)
+def reclaim_imports() -> None:
+    """Imports whose worker died: queued again once, then failed with a message, never left importing."""
+    importing.reclaim_stalled_jobs()

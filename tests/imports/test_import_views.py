@@ -7,8 +7,9 @@ import dramatiq
 import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
-from crm import importing
+from crm import events, importing
 from crm.models import ImportJob, Lead
 from tests.factories import LeadFactory, SourceFactory
 from workers.actors import import_leads_job
@@ -365,3 +366,41 @@ def test_a_long_non_ascii_file_name_is_kept_for_people_but_stored_under_a_genera
     assert response.status_code == 302
     assert job.original_name == name
     assert "é" not in job.file.name and len(job.file.name) < 60
+
+
+def test_an_import_whose_worker_died_is_queued_again_once_then_failed(
+    manager_client, stages, on_commit, broker, published
+):
+    upload(manager_client, BANK_LIKE)
+    job = ImportJob.objects.get()
+    start(manager_client, job, on_commit)
+    published.clear()
+
+    def worker_dies():
+        assert importing.claim_job(job.pk)
+        cache.delete(importing.lease_key(job.pk))  # its heartbeat stops with it
+        ImportJob.objects.filter(pk=job.pk).update(started_at=timezone.now() - importing.LEASE * 2)
+
+    worker_dies()
+    with on_commit():
+        assert importing.reclaim_stalled_jobs() == [job.pk]
+    assert ImportJob.objects.get().status == "queued"
+    assert published == [events.ImportRequested(actor_id=job.created_by_id, job_id=job.pk)]
+
+    worker_dies()
+    assert importing.reclaim_stalled_jobs() == [job.pk]
+    job.refresh_from_db()
+    assert job.status == "failed" and "nothing was imported" in job.message
+    status = manager_client.get(f"/leads/import/{job.pk}/status/")
+    assert "hx-trigger" not in status.content.decode()  # the page stops polling
+
+
+def test_a_running_import_with_a_live_heartbeat_is_left_alone(manager_client, stages, on_commit):
+    upload(manager_client, BANK_LIKE)
+    job = ImportJob.objects.get()
+    start(manager_client, job, on_commit)
+    assert importing.claim_job(job.pk)
+    ImportJob.objects.filter(pk=job.pk).update(started_at=timezone.now() - importing.LEASE * 2)
+
+    assert importing.reclaim_stalled_jobs() == []
+    assert ImportJob.objects.get().status == "running"
