@@ -43,5 +43,9 @@
   });
   document.addEventListener("click", (e) => {
     if (e.target.closest("[data-close-dialog]")) e.target.closest("dialog").close();
+    // A link that exports what a form filters takes the form's current values when clicked.
+    const link = e.target.closest("a[data-filters-from]");
+    const form = link && document.getElementById(link.dataset.filtersFrom);
+    if (form) link.search = new URLSearchParams(new FormData(form)).toString();
   });
 })();
