@@ -4,6 +4,7 @@ import os
 
 import dramatiq
 import pytest
+from django.conf import global_settings
 from django.core.cache import cache
 
 from crm import events
@@ -64,10 +65,10 @@ def on_commit(django_capture_on_commit_callbacks):
 
 @pytest.fixture(autouse=True)
 def clean_slate(request, settings, tmp_path):
-    """Every test: its own media and model folders, an empty cache and empty stub queues; fast password
-    hashing, except where real server processes (which keep the real hashers) must check the passwords."""
-    if not (request.node.get_closest_marker("browser") or request.node.get_closest_marker("system")):
-        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    """Every test: its own media and model folders, an empty cache and empty stub queues; production's
+    password hashers where real server processes (which run project.settings) must check the passwords."""
+    if request.node.get_closest_marker("browser") or request.node.get_closest_marker("system"):
+        settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MODEL_DIR = tmp_path / "models"
     cache.clear()

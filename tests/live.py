@@ -37,7 +37,9 @@ def server_database_url() -> str:
     if db["ENGINE"] == "django.db.backends.sqlite3":
         name = str(db["NAME"])
         if name == ":memory:" or name.startswith("file:"):
-            raise RuntimeError("Servers need the test database in a file: see DATABASES TEST in settings.")
+            raise RuntimeError(
+                "Servers need the test database in a file: see DATABASES TEST in project/test_settings.py."
+            )
         return f"sqlite:///{name}"
     host = db["HOST"] or "127.0.0.1"
     port = f":{db['PORT']}" if db["PORT"] else ""
