@@ -9,6 +9,7 @@ from django.core.cache import cache
 
 from crm import events
 from crm.models import Stage
+from tests.datasets import BANK_CSV
 from tests.factories import SourceFactory, StageFactory, UserFactory, manager_user
 
 STAGES = [
@@ -23,6 +24,14 @@ requires_services = pytest.mark.skipif(
     not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")),
     reason="needs DATABASE_URL (Postgres) and REDIS_URL, as CI sets them",
 )
+
+
+@pytest.fixture(scope="session")
+def bank_csv():
+    """The path of the real bank data; tests that need it are skipped where it is not."""
+    if not BANK_CSV.is_file():
+        pytest.skip(f"bank data not found at {BANK_CSV.resolve()} (CI places shared/ beside the repo)")
+    return BANK_CSV
 
 
 @pytest.fixture
