@@ -128,6 +128,7 @@ DRAMATIQ_BROKER = broker_settings(REDIS_URL)
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 # Embedded mode runs the Dramatiq worker and the scheduler inside the web process.
 EMBEDDED_WORKER = env_bool("EMBEDDED_WORKER", not REDIS_URL)
+SCORE_COALESCE_MS = 1500  # lead changes arriving within this window are scored in one run
 
 # --- Auth -----------------------------------------------------------------------------------------
 LOGIN_URL = "/accounts/login/"

@@ -9,11 +9,29 @@ from tests.factories import InteractionFactory, LeadFactory
 
 
 @pytest.fixture
-def worker(broker):
-    worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
-    worker.start()
-    yield worker
-    worker.stop()
+def start_worker(broker, settings):
+    """`start_worker()` -> a running worker thread on the stub broker, stopped after the test.
+
+    Scoring runs are asked for with no coalescing window, so that draining the queues waits for the work,
+    not for the window production gives a burst of changes.
+    """
+    settings.SCORE_COALESCE_MS = 0
+    started = []
+
+    def start():
+        worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
+        worker.start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def worker(start_worker):
+    return start_worker()
 
 
 @pytest.fixture
