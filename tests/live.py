@@ -48,16 +48,17 @@ def server_database_url() -> str:
     return f"postgres://{db['USER']}{password}@{host}{port}/{name}"
 
 
-def free_port(exclude: set[int] = frozenset()) -> int:
+def listening_socket() -> socket.socket:
+    """A socket listening on the first free port of PORTS.
+
+    The port is held from the probe on: a probe that let go before the server bound it lost ports to the
+    servers of other test runs on the machine, and then talked to them.
+    """
     for port in PORTS:
-        if port in exclude:
+        try:
+            return socket.create_server(("127.0.0.1", port))
+        except OSError:
             continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
     raise RuntimeError(f"No free port in {PORTS.start}-{PORTS.stop - 1}.")
 
 
@@ -78,8 +79,9 @@ class Server:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws/board/"
 
-    def launch(self, port: int) -> None:
-        self.port = port
+    def launch(self, listener: socket.socket) -> None:
+        """Serve on `listener`, which daphne takes over (`--fd`); our copy is closed."""
+        self.port = listener.getsockname()[1]
         env = {
             **{name: value for name, value in os.environ.items() if name != "DJANGO_ALLOW_ASYNC_UNSAFE"},
             "DATABASE_URL": server_database_url(),
@@ -90,12 +92,14 @@ class Server:
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
         }
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), APPLICATION]
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=STDOUT)
+        command = [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), APPLICATION]
+        with listener, self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=BASE_DIR, env=env, stdout=log, stderr=STDOUT, pass_fds=[listener.fileno()]
+            )
 
     def serving(self) -> bool:
-        """Wait until the server answers; False if it exited first (say, someone else took the port)."""
+        """Wait until the server answers; False if it exited first."""
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -141,17 +145,10 @@ def servers(count: int, log_dir: Path) -> Iterator[list[Server]]:
     started = [Server(name=f"server {name}", log_path=log_dir / f"server-{name}.log") for name in names]
     with ExitStack() as stack:
         stack.callback(stop_all, started)
-        taken: set[int] = set()
         for server in started:  # all at once: each takes seconds to import Django
-            taken.add(free_port(taken))
-            server.launch(max(taken))
+            server.launch(listening_socket())
         for server in started:
-            for _retry in range(3):  # another process may take the port between our probe and daphne's bind
-                if server.serving():
-                    break
-                taken.add(free_port(taken))
-                server.launch(max(taken))
-            else:
+            if not server.serving():
                 raise RuntimeError(f"{server.name} did not start:\n{server.log_tail()}")
         yield started
 
@@ -271,8 +268,8 @@ class Proxy:
 
     def __init__(self, target: Server):
         self.target = target
-        self.port = free_port({target.port})
-        self.listener = socket.create_server(("127.0.0.1", self.port))
+        self.listener = listening_socket()
+        self.port = self.listener.getsockname()[1]
         self.refusing = threading.Event()
         self.sockets: set[socket.socket] = set()
         self.lock = threading.Lock()
