@@ -1,8 +1,7 @@
 """Shared fixtures: the demo team and a pipeline of stages, as in `seed_demo`."""
 
-import os
-
 import dramatiq
+import factory.random
 import pytest
 from django.conf import global_settings
 from django.core.cache import cache
@@ -10,20 +9,7 @@ from django.core.cache import cache
 from crm import events
 from crm.models import Stage
 from tests.datasets import BANK_CSV
-from tests.factories import SourceFactory, StageFactory, UserFactory, manager_user
-
-STAGES = [
-    ("new", "New", Stage.Kind.OPEN, None),
-    ("contacted", "Contacted", Stage.Kind.OPEN, None),
-    ("proposal", "Proposal", Stage.Kind.OPEN, 3),
-    ("won", "Won", Stage.Kind.WON, None),
-    ("lost", "Lost", Stage.Kind.LOST, None),
-]
-
-requires_services = pytest.mark.skipif(
-    not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")),
-    reason="needs DATABASE_URL (Postgres) and REDIS_URL, as CI sets them",
-)
+from tests.factories import SourceFactory, UserFactory, manager_user, pipeline_stages
 
 
 @pytest.fixture(scope="session")
@@ -36,10 +22,7 @@ def bank_csv():
 
 @pytest.fixture
 def stages(db) -> dict[str, Stage]:
-    return {
-        slug: StageFactory(slug=slug, name=name, order=i, kind=kind, wip_limit=wip)
-        for i, (slug, name, kind, wip) in enumerate(STAGES)
-    }
+    return pipeline_stages()
 
 
 @pytest.fixture
@@ -74,8 +57,10 @@ def on_commit(django_capture_on_commit_callbacks):
 
 @pytest.fixture(autouse=True)
 def clean_slate(request, settings, tmp_path):
-    """Every test: its own media and model folders, an empty cache and empty stub queues; production's
-    password hashers where real server processes (which run project.settings) must check the passwords."""
+    """Every test: its own media and model folders, an empty cache and empty stub queues, Faker's values the
+    same on every run; production's password hashers where real server processes (which run
+    project.settings) must check the passwords."""
+    factory.random.reseed_random(request.node.nodeid)
     if request.node.get_closest_marker("browser") or request.node.get_closest_marker("system"):
         settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
     settings.MEDIA_ROOT = tmp_path / "media"

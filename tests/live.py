@@ -13,17 +13,23 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import STDOUT
 from urllib.parse import urlencode
 
+import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 from django.utils.crypto import get_random_string
 
+requires_services = pytest.mark.skipif(
+    not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")),
+    reason="needs DATABASE_URL (Postgres) and REDIS_URL, as CI sets them",
+)
 BASE_DIR = Path(settings.BASE_DIR)
 PORTS = range(8100, 8200)  # kept for test servers: development servers on a shared machine use 8000
 START_TIMEOUT = 60
@@ -186,6 +192,23 @@ def release_database() -> None:
                 break
             time.sleep(0.05)
     connection.close()  # ours too: this may run in a context whose connections nothing else closes
+
+
+def elsewhere(write, *args, **kwargs):
+    """Run a service in a thread of its own, as another server's request would, and wait for it.
+
+    Playwright keeps an event loop running in the test's thread, and the broadcast after the commit
+    (`async_to_sync`) refuses to run in such a thread.
+    """
+
+    def run():
+        try:
+            return write(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
 
 
 # --- Clients ------------------------------------------------------------------------------------------

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from crm import importing
-
 
 @pytest.fixture
 def write_csv(tmp_path):
@@ -20,13 +18,6 @@ def write_csv(tmp_path):
         return path
 
     return write
-
-
-def import_text(text: str, maps: dict | None = None, ignored: list | None = None, actor=None):
-    """Import CSV text as the command does: read, map (automatic + overrides), write."""
-    csv_file = importing.read_csv(text.encode())
-    mapping = importing.resolve_mapping(csv_file.columns, maps, ignored)
-    return importing.import_leads(csv_file, mapping, actor=actor)
 
 
 @pytest.fixture(scope="session")

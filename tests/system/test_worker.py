@@ -10,9 +10,16 @@ import sys
 import pytest
 from django.core.cache import cache
 
-from tests.conftest import requires_services
 from tests.factories import LeadFactory
-from tests.live import BASE_DIR, board_socket, post, receive_until, server_database_url, session_cookie
+from tests.live import (
+    BASE_DIR,
+    board_socket,
+    post,
+    receive_until,
+    requires_services,
+    server_database_url,
+    session_cookie,
+)
 from workers import actors
 
 pytestmark = [
