@@ -15,13 +15,12 @@ sys.path.insert(0, str(ROOT))
 
 import pandas as pd  # noqa: E402
 
-from ml.datasets import read_bank_csv, synthetic_records  # noqa: E402
 from ml.features import build_frame  # noqa: E402
 from ml.registry import load_latest, save  # noqa: E402
 from ml.scoring import explain, heuristic_scores, model_scores, source_conversion_rates  # noqa: E402
 from ml.train import train  # noqa: E402
+from tests.datasets import BANK_CSV, read_bank_csv, synthetic_records  # noqa: E402
 
-BANK_CSV = ROOT / ".." / "shared" / "data" / "bank-full.csv"
 N_LEADS = 100_000
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -52,7 +52,6 @@ _MISSING_LABELS = {"value": "No deal value", "source": "No source", "owner": "No
 class Score:
     score: int
     source: str  # "model" or "heuristic"
-    reasons: list[Reason] = field(default_factory=list)
 
 
 def source_conversion_rates(
@@ -74,15 +73,6 @@ def heuristic_scores(
     parts = _heuristic_parts(frame, source_rates, base_rate)
     total = HEURISTIC_START + sum((points for points, _ in parts.values()), np.zeros(len(frame)))
     return np.clip(np.rint(total), 0, 100).astype(int).tolist()
-
-
-def heuristic_score(
-    row_frame: pd.DataFrame, source_rates: dict[str, float] | None = None, base_rate: float | None = None
-) -> Score:
-    """Heuristic score of the first row with every non-zero contribution as a reason, biggest first."""
-    row = row_frame.iloc[:1]
-    score = heuristic_scores(row, source_rates, base_rate)[0]
-    return Score(score=score, source="heuristic", reasons=_heuristic_reasons(row, source_rates, base_rate))
 
 
 def explain_heuristic(
@@ -128,7 +118,7 @@ def score_leads(
 ) -> list[Score]:
     """Batch scores: the model when there is one, the heuristic otherwise.
 
-    Reasons are left empty here to keep 100,000 leads fast; call `explain`/`heuristic_score` for one lead.
+    No reasons here, to keep 100,000 leads fast: `explain`/`explain_heuristic` give them for one lead.
     """
     if model is not None:
         return [Score(int(s), "model") for s in model_scores(model, frame)]

@@ -5,7 +5,6 @@ worker. Production sets DATABASE_URL (Postgres) and REDIS_URL (channels-redis + 
 """
 
 import os
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,13 +29,12 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 # --- Core -----------------------------------------------------------------------------------------
-TESTING = "pytest" in sys.modules
 # Development by default, production as soon as it is pointed at real services: a deploy that forgets
 # DEBUG=false must not run with debug pages and the public development key.
 DEBUG = env_bool("DEBUG", not (os.environ.get("DATABASE_URL") or os.environ.get("REDIS_URL")))
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and not TESTING:
+    if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "embedded-development-key-not-for-production"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
@@ -150,9 +148,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # A file, not Django's in-memory default, so the server processes of browser tests can open the test
-    # database; one per test run, so that runs side by side do not share it.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, Dramatiq broker and cache when REDIS_URL is set ------------------------
@@ -169,12 +164,11 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# Tests drive actors on Dramatiq's stub broker (the issue's "actors with a stub broker"); server processes
-# started by system tests are not under pytest and use Redis like production.
-DRAMATIQ_BROKER = broker_settings("" if TESTING else REDIS_URL)
+DRAMATIQ_BROKER = broker_settings(REDIS_URL)
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 # Embedded mode runs the Dramatiq worker and the scheduler inside the web process.
-EMBEDDED_WORKER = env_bool("EMBEDDED_WORKER", not REDIS_URL and not TESTING)
+EMBEDDED_WORKER = env_bool("EMBEDDED_WORKER", not REDIS_URL)
+SCORE_COALESCE_MS = 1500  # lead changes arriving within this window are scored in one run
 
 # --- Auth -----------------------------------------------------------------------------------------
 LOGIN_URL = "/accounts/login/"

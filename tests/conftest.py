@@ -1,35 +1,28 @@
 """Shared fixtures: the demo team and a pipeline of stages, as in `seed_demo`."""
 
-import os
-
 import dramatiq
+import factory.random
 import pytest
+from django.conf import global_settings
 from django.core.cache import cache
 
 from crm import events
 from crm.models import Stage
-from tests.factories import SourceFactory, StageFactory, UserFactory, manager_user
+from tests.datasets import BANK_CSV
+from tests.factories import SourceFactory, UserFactory, manager_user, pipeline_stages
 
-STAGES = [
-    ("new", "New", Stage.Kind.OPEN, None),
-    ("contacted", "Contacted", Stage.Kind.OPEN, None),
-    ("proposal", "Proposal", Stage.Kind.OPEN, 3),
-    ("won", "Won", Stage.Kind.WON, None),
-    ("lost", "Lost", Stage.Kind.LOST, None),
-]
 
-requires_services = pytest.mark.skipif(
-    not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")),
-    reason="needs DATABASE_URL (Postgres) and REDIS_URL, as CI sets them",
-)
+@pytest.fixture(scope="session")
+def bank_csv():
+    """The path of the real bank data; tests that need it are skipped where it is not."""
+    if not BANK_CSV.is_file():
+        pytest.skip(f"bank data not found at {BANK_CSV.resolve()} (CI places shared/ beside the repo)")
+    return BANK_CSV
 
 
 @pytest.fixture
 def stages(db) -> dict[str, Stage]:
-    return {
-        slug: StageFactory(slug=slug, name=name, order=i, kind=kind, wip_limit=wip)
-        for i, (slug, name, kind, wip) in enumerate(STAGES)
-    }
+    return pipeline_stages()
 
 
 @pytest.fixture
@@ -64,10 +57,12 @@ def on_commit(django_capture_on_commit_callbacks):
 
 @pytest.fixture(autouse=True)
 def clean_slate(request, settings, tmp_path):
-    """Every test: its own media and model folders, an empty cache and empty stub queues; fast password
-    hashing, except where real server processes (which keep the real hashers) must check the passwords."""
-    if not (request.node.get_closest_marker("browser") or request.node.get_closest_marker("system")):
-        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    """Every test: its own media and model folders, an empty cache and empty stub queues, Faker's values the
+    same on every run; production's password hashers where real server processes (which run
+    project.settings) must check the passwords."""
+    factory.random.reseed_random(request.node.nodeid)
+    if request.node.get_closest_marker("browser") or request.node.get_closest_marker("system"):
+        settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MODEL_DIR = tmp_path / "models"
     cache.clear()

@@ -1,10 +1,12 @@
 """Factories for bulk data; tests name the demo users (alice, bob, carol, manager) instead."""
 
+from datetime import UTC
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from crm import positions
+from crm import importing, positions
 from crm.models import AGENTS_GROUP, MANAGERS_GROUP, Interaction, Lead, LeadSource, Stage
 
 
@@ -27,6 +29,16 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 def manager_user(username: str = "manager"):
     return UserFactory(username=username, role=MANAGERS_GROUP)
+
+
+# The demo pipeline, as `seed_demo` makes it (the `stages` fixture): slug, name, kind, WIP limit.
+STAGES = [
+    ("new", "New", Stage.Kind.OPEN, None),
+    ("contacted", "Contacted", Stage.Kind.OPEN, None),
+    ("proposal", "Proposal", Stage.Kind.OPEN, 3),
+    ("won", "Won", Stage.Kind.WON, None),
+    ("lost", "Lost", Stage.Kind.LOST, None),
+]
 
 
 class StageFactory(factory.django.DjangoModelFactory):
@@ -66,4 +78,19 @@ class InteractionFactory(factory.django.DjangoModelFactory):
 
     lead = factory.SubFactory(LeadFactory)
     kind = Interaction.Kind.CALL
-    occurred_at = factory.Faker("date_time_this_year", tzinfo=__import__("datetime").UTC)
+    occurred_at = factory.Faker("date_time_this_year", tzinfo=UTC)
+
+
+def pipeline_stages() -> dict[str, Stage]:
+    """The demo pipeline's stages (STAGES) by slug."""
+    return {
+        slug: StageFactory(slug=slug, name=name, order=i, kind=kind, wip_limit=wip)
+        for i, (slug, name, kind, wip) in enumerate(STAGES)
+    }
+
+
+def import_text(text: str, maps: dict | None = None, ignored: list | None = None, actor=None):
+    """Import CSV text as the command does: read, map (automatic + overrides), write."""
+    csv_file = importing.read_csv(text.encode())
+    mapping = importing.resolve_mapping(csv_file.columns, maps, ignored)
+    return importing.import_leads(csv_file, mapping, actor=actor)

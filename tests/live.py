@@ -13,17 +13,23 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import STDOUT
 from urllib.parse import urlencode
 
+import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 from django.utils.crypto import get_random_string
 
+requires_services = pytest.mark.skipif(
+    not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")),
+    reason="needs DATABASE_URL (Postgres) and REDIS_URL, as CI sets them",
+)
 BASE_DIR = Path(settings.BASE_DIR)
 PORTS = range(8100, 8200)  # kept for test servers: development servers on a shared machine use 8000
 START_TIMEOUT = 60
@@ -37,7 +43,9 @@ def server_database_url() -> str:
     if db["ENGINE"] == "django.db.backends.sqlite3":
         name = str(db["NAME"])
         if name == ":memory:" or name.startswith("file:"):
-            raise RuntimeError("Servers need the test database in a file: see DATABASES TEST in settings.")
+            raise RuntimeError(
+                "Servers need the test database in a file: see DATABASES TEST in project/test_settings.py."
+            )
         return f"sqlite:///{name}"
     host = db["HOST"] or "127.0.0.1"
     port = f":{db['PORT']}" if db["PORT"] else ""
@@ -46,16 +54,17 @@ def server_database_url() -> str:
     return f"postgres://{db['USER']}{password}@{host}{port}/{name}"
 
 
-def free_port(exclude: set[int] = frozenset()) -> int:
+def listening_socket() -> socket.socket:
+    """A socket listening on the first free port of PORTS.
+
+    The port is held from the probe on: a probe that let go before the server bound it lost ports to the
+    servers of other test runs on the machine, and then talked to them.
+    """
     for port in PORTS:
-        if port in exclude:
+        try:
+            return socket.create_server(("127.0.0.1", port))
+        except OSError:
             continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
     raise RuntimeError(f"No free port in {PORTS.start}-{PORTS.stop - 1}.")
 
 
@@ -76,8 +85,9 @@ class Server:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws/board/"
 
-    def launch(self, port: int) -> None:
-        self.port = port
+    def launch(self, listener: socket.socket) -> None:
+        """Serve on `listener`, which daphne takes over (`--fd`); our copy is closed."""
+        self.port = listener.getsockname()[1]
         env = {
             **{name: value for name, value in os.environ.items() if name != "DJANGO_ALLOW_ASYNC_UNSAFE"},
             "DATABASE_URL": server_database_url(),
@@ -87,13 +97,18 @@ class Server:
             "SECRET_KEY": settings.SECRET_KEY,  # the test's own: sessions made here are valid there
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
+            # Plain HTTP on loopback, no TLS anywhere: production's settings otherwise.
+            "SECURE_SSL_REDIRECT": "false",
+            "SECURE_COOKIES": "false",
         }
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), APPLICATION]
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=STDOUT)
+        command = [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), APPLICATION]
+        with listener, self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=BASE_DIR, env=env, stdout=log, stderr=STDOUT, pass_fds=[listener.fileno()]
+            )
 
     def serving(self) -> bool:
-        """Wait until the server answers; False if it exited first (say, someone else took the port)."""
+        """Wait until the server answers; False if it exited first."""
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -139,17 +154,10 @@ def servers(count: int, log_dir: Path) -> Iterator[list[Server]]:
     started = [Server(name=f"server {name}", log_path=log_dir / f"server-{name}.log") for name in names]
     with ExitStack() as stack:
         stack.callback(stop_all, started)
-        taken: set[int] = set()
         for server in started:  # all at once: each takes seconds to import Django
-            taken.add(free_port(taken))
-            server.launch(max(taken))
+            server.launch(listening_socket())
         for server in started:
-            for _retry in range(3):  # another process may take the port between our probe and daphne's bind
-                if server.serving():
-                    break
-                taken.add(free_port(taken))
-                server.launch(max(taken))
-            else:
+            if not server.serving():
                 raise RuntimeError(f"{server.name} did not start:\n{server.log_tail()}")
         yield started
 
@@ -187,6 +195,23 @@ def release_database() -> None:
                 break
             time.sleep(0.05)
     connection.close()  # ours too: this may run in a context whose connections nothing else closes
+
+
+def elsewhere(write, *args, **kwargs):
+    """Run a service in a thread of its own, as another server's request would, and wait for it.
+
+    Playwright keeps an event loop running in the test's thread, and the broadcast after the commit
+    (`async_to_sync`) refuses to run in such a thread.
+    """
+
+    def run():
+        try:
+            return write(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
 
 
 # --- Clients ------------------------------------------------------------------------------------------
@@ -269,8 +294,8 @@ class Proxy:
 
     def __init__(self, target: Server):
         self.target = target
-        self.port = free_port({target.port})
-        self.listener = socket.create_server(("127.0.0.1", self.port))
+        self.listener = listening_socket()
+        self.port = self.listener.getsockname()[1]
         self.refusing = threading.Event()
         self.sockets: set[socket.socket] = set()
         self.lock = threading.Lock()

@@ -1,13 +1,11 @@
 """What the background work listens to: lead changes ask for a rescore, coalesced into one run."""
 
+from django.conf import settings
 from django.core.cache import cache
 
 from crm import events
 from workers import actors
 from workers.models import ScoreRequest
-
-# Changes arriving within this window are scored together.
-COALESCE_MS = 1500
 
 handlers = events.Handlers("workers")
 
@@ -47,4 +45,4 @@ def schedule_pending() -> None:
     # The first change of a burst schedules the run; the run clears the key when it starts (the timeout
     # only covers a run that never starts).
     if cache.add(actors.SCHEDULED_KEY, 1, timeout=30):
-        actors.score_pending.send_with_options(delay=COALESCE_MS)
+        actors.score_pending.send_with_options(delay=settings.SCORE_COALESCE_MS)

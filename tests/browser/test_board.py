@@ -1,16 +1,15 @@
 """Two agents on the live board in real browsers: what one does, the other sees without reloading."""
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
-from django.db import connections
 from playwright.sync_api import Page, expect
 
 from crm import services
 from crm.models import Lead
 from tests.factories import LeadFactory
+from tests.live import elsewhere
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -29,23 +28,6 @@ def board(stages, alice, bob):
             for name in ("Eva Haddad", "Farid Tanaka", "Grace Novak")
         ],
     )
-
-
-def elsewhere(write, *args, **kwargs):
-    """Run a service in a thread of its own, as another server's request would, and wait for it.
-
-    Playwright keeps an event loop running in the test's thread, and the broadcast after the commit
-    (`async_to_sync`) refuses to run in such a thread.
-    """
-
-    def run():
-        try:
-            return write(*args, **kwargs)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
 
 
 def card(page: Page, lead: Lead):

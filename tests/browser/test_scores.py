@@ -4,9 +4,8 @@ import pytest
 from playwright.sync_api import expect
 
 from crm import services
-from tests.browser.test_board import card, elsewhere
-from tests.conftest import requires_services
 from tests.factories import LeadFactory
+from tests.live import elsewhere, requires_services
 
 # The score is written here, as a worker process would write it; it reaches the server's sockets through
 # the shared Redis layer (embedded mode has no layer shared between processes).
@@ -21,7 +20,7 @@ pytestmark = [
 def test_a_new_score_changes_the_badge_on_an_open_board(open_board, stages, bob):
     lead = LeadFactory(name="Ines Costa", stage=stages["new"], lead_score=18, score_source="heuristic")
     page = open_board(bob)
-    badge = card(page, lead).locator(".score")
+    badge = page.locator(f"#lead-{lead.pk} .score")
     expect(badge).to_have_text("18")
     expect(badge).to_have_class("score cold heuristic")
     # bob's own arrival came back through the group: his socket is subscribed on Redis.

@@ -21,8 +21,7 @@ from hypothesis.stateful import (
 from crm import events, positions, queries, services
 from crm.models import Interaction, Lead, Stage
 from crm.services import Conflict, Placement
-from tests.conftest import STAGES
-from tests.factories import LeadFactory
+from tests.factories import STAGES, LeadFactory
 
 
 def move(lead, actor, stage_slug, index=0, prev_id=None, next_id=None, version=None):
@@ -229,6 +228,23 @@ def test_a_conflicting_move_changes_nothing(stages, alice, bob, unassigned_lead)
     assert (unassigned_lead.stage.slug, unassigned_lead.version) == ("contacted", seen + 1)
 
 
+def test_a_background_rescore_does_not_make_an_open_edit_form_stale(alices_lead, alice, on_commit):
+    seen = alices_lead.version
+    with on_commit():
+        services.record_scores({alices_lead.pk: (77, "heuristic")})
+    lead = services.update_lead(alices_lead.pk, actor=alice, version=seen, changes={"company": "Globex"})
+    assert lead.company == "Globex"
+
+
+def test_a_rescore_does_not_hide_a_real_change_made_before_it(alices_lead, alice, manager, on_commit):
+    seen = alices_lead.version
+    services.update_lead(alices_lead.pk, actor=manager, version=seen, changes={"company": "Initech"})
+    with on_commit():
+        services.record_scores({alices_lead.pk: (12, "heuristic")})
+    with pytest.raises(services.Conflict):
+        services.update_lead(alices_lead.pk, actor=alice, version=seen, changes={"company": "Globex"})
+
+
 # --- WIP limits ---------------------------------------------------------------------------------------
 
 
@@ -287,6 +303,30 @@ def test_an_agent_may_not_log_on_another_agents_lead(stages, alice, bobs_lead):
 def test_moving_to_an_unknown_stage_is_refused(stages, alice, alices_lead):
     with pytest.raises(ValidationError, match="There is no stage “nowhere”"):
         move(alices_lead, alice, "nowhere")
+
+
+def test_an_agent_cannot_give_her_lead_to_another_agent(alices_lead, alice, bob):
+    with pytest.raises(PermissionDenied, match="Only a manager"):
+        services.update_lead(alices_lead.pk, actor=alice, version=alices_lead.version, changes={"owner": bob})
+
+
+def test_an_agent_cannot_create_a_lead_for_another_agent(stages, alice, bob):
+    with pytest.raises(PermissionDenied, match="Only a manager"):
+        services.create_lead(actor=alice, name="Gift", owner=bob)
+
+
+def test_an_agent_may_take_an_unassigned_lead(unassigned_lead, alice):
+    lead = services.update_lead(
+        unassigned_lead.pk, actor=alice, version=unassigned_lead.version, changes={"owner": alice}
+    )
+    assert lead.owner == alice
+
+
+def test_a_manager_may_give_a_lead_to_anyone(alices_lead, manager, bob):
+    lead = services.update_lead(
+        alices_lead.pk, actor=manager, version=alices_lead.version, changes={"owner": bob}
+    )
+    assert lead.owner == bob
 
 
 # --- History ---------------------------------------------------------------------------------------------

@@ -164,6 +164,12 @@ def test_load_more_of_an_unknown_column_is_not_found(as_alice, stages):
     assert as_alice.get("/leads/kanban/column/nowhere/", {"after": "0:1"}).status_code == 404
 
 
+@pytest.mark.parametrize("source", ["²", "99999999999999999999999", "-1", "abc"])
+def test_a_strange_source_filter_is_ignored_not_a_500(client, alice, stages, source):
+    client.force_login(alice)
+    assert client.get("/leads/kanban/", {"source": source}).status_code == 200
+
+
 # --- Moving a card -------------------------------------------------------------------------------------
 
 
@@ -262,6 +268,13 @@ def test_move_asks_an_anonymous_visitor_to_log_in(client, stages, alices_lead):
     assert Lead.objects.get(pk=alices_lead.pk).stage == stages["new"]
 
 
+def test_a_huge_move_index_is_a_readable_400(client, alice, alices_lead):
+    client.force_login(alice)
+    response = move(client, alices_lead, index=10**20)
+    assert response.status_code == 400
+    assert "index" in response.content.decode()
+
+
 # --- The lead page -------------------------------------------------------------------------------------
 
 
@@ -348,6 +361,16 @@ def test_creating_a_lead_without_a_name_is_a_400_with_the_error(as_alice, stages
     assert not Lead.objects.exists()
 
 
+def test_an_edit_without_a_version_is_refused_not_applied(client, alice, alices_lead):
+    client.force_login(alice)
+    data = edit_data(alices_lead, company="Globex")
+    data.pop("version")
+    response = client.post(f"/leads/{alices_lead.pk}/", data, headers={"HX-Request": "true"})
+    assert response.status_code == 400
+    alices_lead.refresh_from_db()
+    assert alices_lead.company != "Globex"
+
+
 # --- Logging an interaction ----------------------------------------------------------------------------
 
 
@@ -392,6 +415,15 @@ def test_logging_on_another_agents_lead_is_a_403(as_alice, stages, bobs_lead):
     response = as_alice.post(f"/leads/{bobs_lead.pk}/interactions/", {"kind": "call"}, headers=HTMX)
     assert response.status_code == 403
     assert not Interaction.objects.exists()
+
+
+def test_logging_an_interaction_refreshes_the_edit_forms_version(client, alice, alices_lead):
+    client.force_login(alice)
+    response = client.post(
+        f"/leads/{alices_lead.pk}/interactions/", {"kind": "call"}, headers={"HX-Request": "true"}
+    )
+    alices_lead.refresh_from_db()
+    assert f'id="id_version" value="{alices_lead.version}" hx-swap-oob="true"' in response.content.decode()
 
 
 # --- Escaping --------------------------------------------------------------------------------------------

@@ -7,11 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from crm import importing
-
-# CI places shared/ beside the repository clone.
-BANK_CSV = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "bank-full.csv"
-
 
 @pytest.fixture
 def write_csv(tmp_path):
@@ -25,18 +20,9 @@ def write_csv(tmp_path):
     return write
 
 
-def import_text(text: str, maps: dict | None = None, ignored: list | None = None, actor=None):
-    """Import CSV text as the command does: read, map (automatic + overrides), write."""
-    csv_file = importing.read_csv(text.encode())
-    mapping = importing.resolve_mapping(csv_file.columns, maps, ignored)
-    return importing.import_leads(csv_file, mapping, actor=actor)
-
-
 @pytest.fixture(scope="session")
-def bank_rows() -> tuple[list[str], list[list[str]]]:
-    if not BANK_CSV.is_file():
-        pytest.skip(f"bank data not found at {BANK_CSV.resolve()} (CI places shared/ beside the repo)")
-    with BANK_CSV.open(newline="", encoding="utf-8") as file:
+def bank_rows(bank_csv) -> tuple[list[str], list[list[str]]]:
+    with bank_csv.open(newline="", encoding="utf-8") as file:
         reader = csv.reader(file, delimiter=";")
         header = next(reader)
         return header, list(reader)

@@ -7,7 +7,6 @@ from django.core.management import call_command
 
 from crm import importing
 from crm.models import Lead, Stage
-from tests.imports.conftest import BANK_CSV
 
 BANK_ATTRIBUTES = [
     "age",
@@ -61,9 +60,9 @@ def test_a_stratified_bank_sample_imports_with_y_as_converted_and_duration_ignor
 
 
 @pytest.mark.slow
-def test_the_whole_bank_file_imports(stages, manager, bank_rows):
+def test_the_whole_bank_file_imports(stages, manager, bank_csv):
     """45,211 rows in one go, as a manager would; how long it takes is measured in the report, not here."""
-    csv_file = importing.read_csv(BANK_CSV.read_bytes())
+    csv_file = importing.read_csv(bank_csv.read_bytes())
     mapping = importing.resolve_mapping(csv_file.columns, {"y": "converted"}, ["duration"])
 
     result = importing.import_leads(csv_file, mapping, actor=manager)

@@ -7,8 +7,7 @@ from decimal import Decimal
 
 from crm import exporting, importing
 from crm.models import Lead, LeadSource
-from tests.factories import LeadFactory, SourceFactory
-from tests.imports.conftest import import_text
+from tests.factories import LeadFactory, SourceFactory, import_text
 
 
 def export() -> str:

@@ -7,8 +7,7 @@ import pytest
 
 from crm import events, importing, positions, services
 from crm.models import Lead, LeadSource
-from tests.factories import LeadFactory, SourceFactory
-from tests.imports.conftest import import_text
+from tests.factories import LeadFactory, SourceFactory, import_text
 
 # --- Reading ----------------------------------------------------------------------------------------------
 
@@ -65,6 +64,11 @@ def test_a_field_too_large_for_csv_is_refused_with_its_line():
         importing.ImportRefused, match="Line 3 is not valid CSV: field larger than field limit"
     ):
         list(csv_file.rows())
+
+
+def test_a_file_with_only_a_byte_order_mark_is_refused_as_empty():
+    with pytest.raises(importing.ImportRefused, match="empty"):
+        importing.read_csv(b"\xef\xbb\xbf\r\n")
 
 
 # --- Mapping ----------------------------------------------------------------------------------------------

@@ -1,17 +1,14 @@
 """Fixtures for the ml package: synthetic leads, one trained model shared by the session, the bank data."""
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from ml.datasets import read_bank_csv, synthetic_records
 from ml.features import build_frame
 from ml.train import train
+from tests.datasets import read_bank_csv, synthetic_records
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-# CI places shared/ beside the repository clone.
-BANK_CSV = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "bank-full.csv"
 
 
 @pytest.fixture
@@ -36,7 +33,5 @@ def trained_model(synthetic_frame, synthetic):
 
 
 @pytest.fixture(scope="session")
-def bank_data():
-    if not BANK_CSV.is_file():
-        pytest.skip(f"bank data not found at {BANK_CSV.resolve()} (CI places shared/ beside the repo)")
-    return read_bank_csv(BANK_CSV)
+def bank_data(bank_csv):
+    return read_bank_csv(bank_csv)

@@ -1,11 +1,9 @@
-import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from ml.datasets import synthetic_records
 from ml.features import BASE_COLUMNS, align_frame, build_frame, column_kinds
 
 
@@ -154,16 +152,3 @@ def test_align_frame_adds_missing_and_drops_extra_columns(now):
     assert np.isnan(aligned["b"].iloc[0])
     assert aligned["c"].iloc[0] == "3"
     assert pd.isna(aligned["d"].iloc[0])
-
-
-@pytest.mark.slow
-def test_building_100k_records_takes_under_two_seconds():
-    now = datetime(2025, 6, 1).astimezone()
-    records, _ = synthetic_records(100_000, now, seed=1)
-
-    started = time.perf_counter()
-    frame = build_frame(records, now)
-    elapsed = time.perf_counter() - started
-
-    assert len(frame) == 100_000
-    assert elapsed < 2.0

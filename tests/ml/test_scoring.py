@@ -10,7 +10,6 @@ from ml.scoring import (
     Score,
     explain,
     explain_heuristic,
-    heuristic_score,
     heuristic_scores,
     model_scores,
     score_leads,
@@ -89,19 +88,18 @@ def test_recent_contact_scores_above_stale_contact():
     assert heuristic(days=1) > heuristic(days=60)
 
 
-def test_heuristic_score_gives_readable_reasons():
-    score = heuristic_score(lead_frame(meetings=3, engagement=3, days=2, source="Referral"), RATES, 0.12)
+def test_heuristic_reasons_are_readable():
+    reasons = explain_heuristic(lead_frame(meetings=3, engagement=3, days=2, source="Referral"), RATES, 0.12)
 
-    labels = [label for label, _ in score.reasons]
-    assert score.source == "heuristic"
+    labels = [label for label, _ in reasons]
     assert {"3 meetings", "Engagement: high", "Source: Referral converts 34%"} <= set(labels)
-    assert all(effect > 0 for _, effect in score.reasons)
+    assert all(effect > 0 for _, effect in reasons)
 
 
 def test_stale_lead_gets_a_lowering_no_contact_reason():
-    score = heuristic_score(lead_frame(days=21))
+    reasons = explain_heuristic(lead_frame(days=21))
 
-    assert ("No contact for 21 days", -5.0) in score.reasons
+    assert ("No contact for 21 days", -5.0) in reasons
 
 
 def test_explain_heuristic_returns_raising_then_lowering_factors():

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import re
 from urllib.parse import urlparse
 
 import pytest
@@ -17,6 +18,62 @@ from project.asgi import application
 ORIGIN = "http://testserver"
 # Generous: with Redis and Postgres a frame crosses threads, a database and a pub/sub round trip.
 TIMEOUT = 5
+# How long a socket must stay silent to show that no frame is coming: long enough for a frame that is late on
+# a busy machine to arrive, which asgiref's default (0.1 s) is not.
+QUIET = 1
+SEQ = re.compile(r'^<div id="board-seq" hx-swap-oob="true" data-seq="(\d+)"></div>')
+
+
+class BoardSocket(WebsocketCommunicator):
+    """A browser's socket with the waits these tests need: TIMEOUT for a frame that must come, QUIET for one
+    that must not."""
+
+    async def receive_from(self, timeout=TIMEOUT):
+        return await super().receive_from(timeout)
+
+    async def receive_nothing(self, timeout=QUIET, interval=0.01):
+        return await super().receive_nothing(timeout, interval)
+
+    async def disconnect(self, code=1000, timeout=TIMEOUT):
+        return await super().disconnect(code, timeout)
+
+    async def next_board_frame(self) -> str:
+        """The next numbered frame, past the presence and drag notes that may arrive before it."""
+        while True:
+            text = await self.receive_from()
+            if SEQ.match(text):
+                return text
+
+    async def next_presence(self) -> list[str]:
+        """The usernames in the next presence frame."""
+        while True:
+            text = await self.receive_from()
+            if text.startswith('<ul id="presence"'):
+                return re.findall(r"<li [^>]*>([^<]*)</li>", text)
+
+
+@pytest.fixture
+def seq_of():
+    """`seq_of(frame)` -> the number of a board frame."""
+
+    def seq_of_(frame: str) -> int:
+        match = SEQ.match(frame)
+        assert match, f"not a numbered board frame: {frame[:120]!r}"
+        return int(match.group(1))
+
+    return seq_of_
+
+
+@pytest.fixture
+def opening_tag():
+    """`opening_tag(frame, element_id)` -> the attributes of the one element with that id in a frame."""
+
+    def opening_tag_(frame: str, element_id: str) -> dict[str, str]:
+        tags = re.findall(rf'<\w+\s[^>]*?\bid="{re.escape(element_id)}"[^>]*>', frame)
+        assert len(tags) == 1, f"expected one #{element_id} in the frame, found {len(tags)}"
+        return dict(re.findall(r'([\w-]+)="([^"]*)"', tags[0]))
+
+    return opening_tag_
 
 
 def socket_headers(user, origin: str | None, host: str | None = None) -> list[tuple[bytes, bytes]]:
@@ -33,11 +90,11 @@ def socket_headers(user, origin: str | None, host: str | None = None) -> list[tu
 @pytest.fixture
 async def connect():
     """`await connect(alice)` -> (socket, accepted, close code); every socket is closed after the test."""
-    opened: list[WebsocketCommunicator] = []
+    opened: list[BoardSocket] = []
 
     async def connect_(user, path: str = "/ws/board/", origin: str | None = ORIGIN, host: str | None = None):
         headers = await database_sync_to_async(socket_headers)(user, origin, host)
-        socket = WebsocketCommunicator(application, path, headers=headers)
+        socket = BoardSocket(application, path, headers=headers)
         opened.append(socket)
         accepted, code = await socket.connect(timeout=TIMEOUT)
         return socket, accepted, code
@@ -47,7 +104,7 @@ async def connect():
         # Harmless when the test or the server closed it already; a socket a failed test left cancelled
         # raises, and must not keep the others open.
         with contextlib.suppress(Exception, asyncio.CancelledError):
-            await socket.disconnect(timeout=TIMEOUT)
+            await socket.disconnect()
     # A fresh layer per test: no group member or pub/sub connection outlives its test's event loop.
     await get_channel_layer().flush()
     # The consumers' database thread keeps its connection (CONN_MAX_AGE); an open one blocks dropping the
@@ -67,7 +124,7 @@ def open_socket(connect):
         socket, accepted, code = await connect(user, path)
         assert accepted, f"{user} was refused on {path} with code {code}"
         if path == "/ws/board/":
-            arrival = await socket.receive_from(timeout=TIMEOUT)
+            arrival = await socket.receive_from()
             assert arrival.startswith('<ul id="presence"') and f">{user.username}</li>" in arrival, arrival
         return socket
 

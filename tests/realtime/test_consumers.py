@@ -5,7 +5,6 @@ DATABASE_URL are set: the same frames must arrive either way.
 """
 
 import json
-import re
 
 import pytest
 from channels.db import database_sync_to_async
@@ -16,41 +15,9 @@ from crm.models import Lead
 from realtime.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from realtime.models import BoardEvent
 from tests.factories import LeadFactory
-from tests.realtime.conftest import TIMEOUT
 
 # Consumers reach the database from their own threads: the test's rows must be committed to be seen.
 pytestmark = pytest.mark.django_db(transaction=True)
-
-SEQ = re.compile(r'^<div id="board-seq" hx-swap-oob="true" data-seq="(\d+)"></div>')
-
-
-async def next_board_frame(socket) -> str:
-    """The next numbered frame, past the presence and drag notes that may arrive before it."""
-    while True:
-        text = await socket.receive_from(timeout=TIMEOUT)
-        if SEQ.match(text):
-            return text
-
-
-async def next_presence(socket) -> list[str]:
-    """The usernames in the next presence frame."""
-    while True:
-        text = await socket.receive_from(timeout=TIMEOUT)
-        if text.startswith('<ul id="presence"'):
-            return re.findall(r"<li [^>]*>([^<]*)</li>", text)
-
-
-def seq_of(frame: str) -> int:
-    match = SEQ.match(frame)
-    assert match, f"not a numbered board frame: {frame[:120]!r}"
-    return int(match.group(1))
-
-
-def opening_tag(frame: str, element_id: str) -> dict[str, str]:
-    """The attributes of the element with this id in a frame (there must be exactly one)."""
-    tags = re.findall(rf'<\w+\s[^>]*?\bid="{re.escape(element_id)}"[^>]*>', frame)
-    assert len(tags) == 1, f"expected one #{element_id} in the frame, found {len(tags)}"
-    return dict(re.findall(r'([\w-]+)="([^"]*)"', tags[0]))
 
 
 @database_sync_to_async
@@ -149,23 +116,25 @@ async def test_dashboard_accepts_a_manager(connect, manager):
 # --- A move reaches the others --------------------------------------------------------------------
 
 
-async def test_move_reaches_another_agents_socket_as_the_new_card(open_socket, alice, bob, lead):
+async def test_move_reaches_another_agents_socket_as_the_new_card(open_socket, alice, bob, lead, opening_tag):
     await open_socket(alice)
     bobs = await open_socket(bob)
 
     await move(lead, alice, "contacted")
 
-    card = opening_tag(await next_board_frame(bobs), f"lead-{lead.pk}")
+    card = opening_tag(await bobs.next_board_frame(), f"lead-{lead.pk}")
     assert (card["data-version"], card["data-stage"], card["hx-swap-oob"]) == ("2", "contacted", "true")
 
 
-async def test_move_frame_carries_both_columns_headers_with_new_counts(open_socket, alice, bob, lead):
+async def test_move_frame_carries_both_columns_headers_with_new_counts(
+    open_socket, alice, bob, lead, opening_tag
+):
     """One frame updates the card and both counts together, so no board shows a count that disagrees."""
     bobs = await open_socket(bob)
 
     await move(lead, alice, "contacted")
 
-    frame = await next_board_frame(bobs)
+    frame = await bobs.next_board_frame()
     assert opening_tag(frame, "col-new-header")["data-count"] == "0"
     assert opening_tag(frame, "col-contacted-header")["data-count"] == "1"
 
@@ -174,28 +143,28 @@ async def test_move_is_sent_as_exactly_one_frame(open_socket, alice, bob, lead):
     bobs = await open_socket(bob)
 
     await move(lead, alice, "contacted")
-    await next_board_frame(bobs)
+    await bobs.next_board_frame()
 
     assert await bobs.receive_nothing()
 
 
-async def test_move_through_the_http_view_reaches_another_socket(open_socket, alice, bob, lead):
+async def test_move_through_the_http_view_reaches_another_socket(open_socket, alice, bob, lead, opening_tag):
     bobs = await open_socket(bob)
 
     status = await post_move(alice, lead, "proposal", version=1)
 
     assert status == 200
-    card = opening_tag(await next_board_frame(bobs), f"lead-{lead.pk}")
+    card = opening_tag(await bobs.next_board_frame(), f"lead-{lead.pk}")
     assert (card["data-version"], card["data-stage"]) == ("2", "proposal")
 
 
-async def test_board_frames_are_numbered_in_increasing_order(open_socket, alice, bob, lead):
+async def test_board_frames_are_numbered_in_increasing_order(open_socket, alice, bob, lead, seq_of):
     bobs = await open_socket(bob)
 
     await move(lead, alice, "contacted")
-    first = seq_of(await next_board_frame(bobs))
+    first = seq_of(await bobs.next_board_frame())
     await move(lead, alice, "new")
-    second = seq_of(await next_board_frame(bobs))
+    second = seq_of(await bobs.next_board_frame())
 
     assert 0 < first < second
 
@@ -208,7 +177,7 @@ async def test_lead_name_with_a_script_tag_arrives_escaped(open_socket, alice, b
 
     await move(lead, alice, "contacted")
 
-    frame = await next_board_frame(bobs)
+    frame = await bobs.next_board_frame()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in frame
     assert "<script" not in frame
 
@@ -216,24 +185,32 @@ async def test_lead_name_with_a_script_tag_arrives_escaped(open_socket, alice, b
 # --- Catch-up after a reconnect -------------------------------------------------------------------
 
 
-async def missed_three_moves(open_socket, alice, lead) -> int:
-    """Alice sees one move, drops off, and three moves happen meanwhile; returns the last number she saw."""
-    socket = await open_socket(alice)
-    await move(lead, alice, "contacted")
-    last_seen = seq_of(await next_board_frame(socket))
-    await socket.disconnect(timeout=TIMEOUT)
-    for stage in ("new", "contacted", "proposal"):
-        await move(lead, alice, stage)
-    return last_seen
+@pytest.fixture
+def missed_three_moves(open_socket, alice, lead, seq_of):
+    """`await missed_three_moves()`: alice sees one move, drops off, and three moves happen meanwhile;
+    returns the last number she saw."""
+
+    async def miss() -> int:
+        socket = await open_socket(alice)
+        await move(lead, alice, "contacted")
+        last_seen = seq_of(await socket.next_board_frame())
+        await socket.disconnect()
+        for stage in ("new", "contacted", "proposal"):
+            await move(lead, alice, stage)
+        return last_seen
+
+    return miss
 
 
-async def test_reconnect_replays_exactly_the_missed_frames_in_order(open_socket, alice, lead):
-    last_seen = await missed_three_moves(open_socket, alice, lead)
+async def test_reconnect_replays_exactly_the_missed_frames_in_order(
+    open_socket, alice, lead, opening_tag, seq_of, missed_three_moves
+):
+    last_seen = await missed_three_moves()
     socket = await open_socket(alice)
 
     await socket.send_json_to({"type": "hello", "last_seq": last_seen})
 
-    replayed = [await socket.receive_from(timeout=TIMEOUT) for _ in range(3)]
+    replayed = [await socket.receive_from() for _ in range(3)]
     cards = [opening_tag(frame, f"lead-{lead.pk}") for frame in replayed]
     assert [(card["data-version"], card["data-stage"]) for card in cards] == [
         ("3", "new"),
@@ -244,15 +221,17 @@ async def test_reconnect_replays_exactly_the_missed_frames_in_order(open_socket,
     assert await socket.receive_nothing()
 
 
-async def test_reconnect_after_too_many_missed_frames_gets_a_refresh(open_socket, alice, lead, settings):
+async def test_reconnect_after_too_many_missed_frames_gets_a_refresh(
+    open_socket, alice, lead, settings, seq_of, missed_three_moves
+):
     settings.BOARD_CATCHUP_LIMIT = 2
-    last_seen = await missed_three_moves(open_socket, alice, lead)
+    last_seen = await missed_three_moves()
     latest = await database_sync_to_async(lambda: BoardEvent.objects.latest("pk").pk)()
     socket = await open_socket(alice)
 
     await socket.send_json_to({"type": "hello", "last_seq": last_seen})
 
-    frame = await socket.receive_from(timeout=TIMEOUT)
+    frame = await socket.receive_from()
     assert 'id="board-refresh"' in frame
     assert seq_of(frame) == latest
     assert await socket.receive_nothing()
@@ -266,27 +245,27 @@ async def test_second_agent_arriving_shows_both_on_the_board(open_socket, alice,
 
     await open_socket(bob)
 
-    assert await next_presence(alices) == ["alice", "bob"]
+    assert await alices.next_presence() == ["alice", "bob"]
 
 
 async def test_agent_leaving_is_removed_from_the_board(open_socket, alice, bob):
     alices = await open_socket(alice)
     bobs = await open_socket(bob)
-    assert await next_presence(alices) == ["alice", "bob"]
+    assert await alices.next_presence() == ["alice", "bob"]
 
-    await bobs.disconnect(timeout=TIMEOUT)
+    await bobs.disconnect()
 
-    assert await next_presence(alices) == ["alice"]
+    assert await alices.next_presence() == ["alice"]
 
 
 async def test_drag_shows_the_others_who_is_moving_the_card(open_socket, alice, bob, lead):
     alices = await open_socket(alice)
     bobs = await open_socket(bob)
-    await next_presence(alices)  # bob's arrival
+    await alices.next_presence()  # bob's arrival
 
     await bobs.send_json_to({"type": "drag", "lead": lead.pk})
 
-    note = await alices.receive_from(timeout=TIMEOUT)
+    note = await alices.receive_from()
     assert note.startswith(f'<span id="lead-{lead.pk}-dragging"')
     assert "bob is moving this…" in note
 
@@ -294,10 +273,10 @@ async def test_drag_shows_the_others_who_is_moving_the_card(open_socket, alice, 
 async def test_drag_note_is_not_sent_back_to_the_dragger(open_socket, alice, bob, lead):
     alices = await open_socket(alice)
     bobs = await open_socket(bob)
-    await next_presence(alices)  # bob's arrival
+    await alices.next_presence()  # bob's arrival
 
     await bobs.send_json_to({"type": "drag", "lead": lead.pk})
-    await alices.receive_from(timeout=TIMEOUT)  # once alice has it, bob would have it too
+    await alices.receive_from()  # once alice has it, bob would have it too
 
     assert await bobs.receive_nothing()
 
@@ -305,13 +284,13 @@ async def test_drag_note_is_not_sent_back_to_the_dragger(open_socket, alice, bob
 async def test_drop_clears_the_drag_note_for_the_others(open_socket, alice, bob, lead):
     alices = await open_socket(alice)
     bobs = await open_socket(bob)
-    await next_presence(alices)  # bob's arrival
+    await alices.next_presence()  # bob's arrival
     await bobs.send_json_to({"type": "drag", "lead": lead.pk})
-    await alices.receive_from(timeout=TIMEOUT)
+    await alices.receive_from()
 
     await bobs.send_json_to({"type": "drop", "lead": lead.pk})
 
-    note = await alices.receive_from(timeout=TIMEOUT)
+    note = await alices.receive_from()
     assert note.startswith(f'<span id="lead-{lead.pk}-dragging"')
     assert "is moving this" not in note
 
@@ -336,10 +315,10 @@ async def test_malformed_message_changes_nothing_and_keeps_the_socket_open(
     """Alice's next frame is bob's drag sent after the bad message: nothing went out, and his socket lives."""
     alices = await open_socket(alice)
     bobs = await open_socket(bob)
-    await next_presence(alices)  # bob's arrival
+    await alices.next_presence()  # bob's arrival
 
     await bobs.send_to(text_data=text)
     await bobs.send_json_to({"type": "drag", "lead": lead.pk})
 
-    assert (await alices.receive_from(timeout=TIMEOUT)).startswith(f'<span id="lead-{lead.pk}-dragging"')
+    assert (await alices.receive_from()).startswith(f'<span id="lead-{lead.pk}-dragging"')
     assert await bobs.receive_nothing()

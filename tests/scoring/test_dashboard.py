@@ -1,7 +1,5 @@
 import pytest
 
-from crm import scoring
-
 
 @pytest.fixture
 def manager_client(client, manager):
@@ -22,8 +20,7 @@ def test_the_dashboard_says_how_many_closed_leads_are_missing(manager_client, st
     assert "50 more closed leads needed to learn" in response.content.decode()
 
 
-def test_the_dashboard_shows_the_held_out_metrics_of_the_live_model(manager_client, stages, history):
-    scoring.train()
+def test_the_dashboard_shows_the_held_out_metrics_of_the_live_model(manager_client, stages, live_model):
     page = manager_client.get("/dashboard-enhanced/").content.decode()
     assert "ROC AUC" in page
     assert "held-out" in page

@@ -103,9 +103,7 @@ def test_should_train_once_enough_closed_leads_and_again_after_growth(stages, hi
     assert scoring.should_train()
 
 
-def test_a_corrupt_model_file_falls_back_to_the_heuristic(stages, history, on_commit, caplog):
-    with on_commit():
-        scoring.train()
+def test_a_corrupt_model_file_falls_back_to_the_heuristic(stages, live_model, on_commit, caplog):
     model_file = scoring.model_status()["model"]["path"]
     with open(model_file, "r+b") as handle:
         handle.write(b"garbage")
@@ -118,9 +116,7 @@ def test_a_corrupt_model_file_falls_back_to_the_heuristic(stages, history, on_co
     assert scoring.model_status()["load_error"]  # the dashboard says why the heuristic is back
 
 
-def test_explanations_name_factors_raising_and_lowering(stages, history, source, on_commit):
-    with on_commit():
-        scoring.train()
+def test_explanations_name_factors_raising_and_lowering(stages, live_model, source):
     lead = LeadFactory(stage=stages["new"], source=source, engagement_level=3, lead_score=50)
     explanation = scoring.explain(lead)
     assert explanation.source == "model"

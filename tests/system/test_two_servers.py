@@ -8,9 +8,8 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from crm.models import Lead
-from tests.conftest import requires_services
 from tests.factories import LeadFactory
-from tests.live import board_socket, post, receive_until, session_cookie
+from tests.live import board_socket, post, receive_until, requires_services, session_cookie
 
 pytestmark = [
     pytest.mark.system,

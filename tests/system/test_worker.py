@@ -10,9 +10,16 @@ import sys
 import pytest
 from django.core.cache import cache
 
-from tests.conftest import requires_services
 from tests.factories import LeadFactory
-from tests.live import BASE_DIR, board_socket, post, receive_until, server_database_url, session_cookie
+from tests.live import (
+    BASE_DIR,
+    board_socket,
+    post,
+    receive_until,
+    requires_services,
+    server_database_url,
+    session_cookie,
+)
 from workers import actors
 
 pytestmark = [
@@ -32,6 +39,7 @@ def worker_process(server_pair, tmp_path_factory):
     env = {
         **{name: value for name, value in os.environ.items() if name != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DATABASE_URL": server_database_url(),
+        "DJANGO_SETTINGS_MODULE": "project.settings",  # production's: Dramatiq on REDIS_URL, not the stub
         "PIPELINE_VAR_DIR": str(var_dir),  # no stored model: the heuristic scores
         "SECRET_KEY": settings.SECRET_KEY,
         "PYTHONUNBUFFERED": "1",

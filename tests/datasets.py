@@ -1,4 +1,4 @@
-"""Lead records for tests, benchmarks and demos: the real bank data and a synthetic generator."""
+"""Lead records for tests and benchmarks: the real bank data and a synthetic generator (no production use)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+
+# The UCI bank marketing data (see shared/data/README.md); CI places shared/ beside the repository clone.
+BANK_CSV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "bank-full.csv"
 
 # `y` is the outcome and `duration` (length of the last call) is only known once the call is over and
 # almost decides `y`; a model that scores leads before contact must see neither.
