@@ -21,10 +21,10 @@ RUN = """async ({tags, blocking}) => {
   const run = () => axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
   window.__axeRun = (window.__axeRun || Promise.resolve()).then(run, run);
   const {violations} = await window.__axeRun;
-  return violations.filter(v => blocking.includes(v.impact)).flatMap(v => v.nodes.map(node => ({
+  return violations.flatMap(v => v.nodes.map(node => ({
     rule: v.id, impact: node.impact || v.impact, help: v.help,
     target: node.target.join(" "), summary: (node.failureSummary || "").replace(/\\s+/g, " ").trim(),
-  })));
+  }))).filter(found => blocking.includes(found.impact));
 }"""
 
 
