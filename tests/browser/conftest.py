@@ -2,6 +2,8 @@
 
 Without DATABASE_URL/REDIS_URL that is the embedded set-up (a SQLite file and the in-memory channel layer);
 with them, Postgres and Redis. A failed test leaves screenshots of its pages in /tmp/pipeline-browser.
+Every page a test opens is audited with axe-core (tests/browser/axe.py): a serious or critical violation
+fails the test.
 """
 
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
+from tests.browser.axe import Audit
 from tests.live import Proxy, let_flush_win_deadlocks, release_database, servers
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -23,6 +26,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1600, "height": 900}  # all five columns side by side
+PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path("/tmp/pipeline-browser")
 TIMEOUT_MS = 20_000  # generous: the machine may be busy; nothing waits this long when things work
 failed_key = pytest.StashKey[bool]()  # set on a test that failed, for its screenshots
@@ -77,30 +81,66 @@ def proxy(server):
 
 
 @pytest.fixture
-def open_board(request, browser, server):
+def audit():
+    """What axe-core finds on the pages of this test; `audit.check(page)` audits a page as it is now."""
+    return Audit()
+
+
+def audit_everything(audit: Audit, context, visited: list[str]) -> None:
+    """Audit each open page as the test left it (htmx swaps included), then every URL it went through that
+    was not audited on the way, in a page of its own: a test cannot open a page that escapes axe."""
+    for page in context.pages:
+        audit.check(page)
+    for url in dict.fromkeys(visited):
+        if url not in audit.audited:
+            page = context.new_page()
+            page.goto(url)
+            audit.check(page)
+            page.close()
+
+
+@pytest.fixture
+def open_board(request, browser, server, audit):
     """Log a user in through the login form, in a browser context of their own, and open the board."""
     opened = []
+    visited: list[str] = []
     errors: list[str] = []
 
-    def open_board(user, base_url: str | None = None):
-        context = browser.new_context(viewport=VIEWPORT, base_url=base_url or server.url)
+    def follow(page):  # every page of the context, including ones the page opens itself
+        def navigated(frame):  # loads, redirects' ends and htmx's pushed URLs alike
+            if frame is page.main_frame and frame.url.startswith("http"):
+                visited.append(frame.url)
+
+        page.on("framenavigated", navigated)
+
+    def open_board(user, base_url: str | None = None, viewport: dict = VIEWPORT):
+        context = browser.new_context(viewport=viewport, base_url=base_url or server.url)
         context.set_default_timeout(TIMEOUT_MS)
+        context.on("page", follow)
         page = context.new_page()
         opened.append((user.username, page))
         page.on("pageerror", lambda error: errors.append(f"{user.username}: {error}"))
         page.goto("/accounts/login/")
+        audit.check(page)
         page.fill("input[name=username]", user.username)
         page.fill("input[name=password]", "demo")
         page.click("button[type=submit]")
         page.wait_for_selector("#socket-status.live")
+        audit.check(page)
         page.evaluate("window.openedOnce = true")  # gone if the page reloads
         return page
 
     yield open_board
-    if request.node.stash.get(failed_key, False):
+    failed = request.node.stash.get(failed_key, False)
+    if not failed:  # a failed test may have left its pages anywhere: its own failure is what matters
+        for _, page in opened:
+            audit_everything(audit, page.context, visited)
+    if failed or audit.found:
         SCREENSHOTS.mkdir(exist_ok=True)
         for username, page in opened:
             page.screenshot(path=SCREENSHOTS / f"{request.node.name}-{username}.png", full_page=True)
     for _, page in opened:
         page.context.close()
     assert not errors, f"script errors in the pages: {errors}"
+    if not failed:
+        audit.assert_clean()
