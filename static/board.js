@@ -118,8 +118,9 @@
       const text = await response.text();
       if (response.ok || response.status === 409) {
         applyOwnCard(text);
-        const trigger = response.headers.get("HX-Trigger");
-        if (trigger) { const n = JSON.parse(trigger)["pipeline:notice"]; notice(n.message, n.level); }
+        // The same client events htmx would fire; of those, the board shows the notice.
+        const trigger = JSON.parse(response.headers.get("HX-Trigger") || "{}")["pipeline:notice"];
+        if (trigger) notice(trigger.message, trigger.level);
       } else {
         snapBack(card, origin);
         notice(text.length < 300 ? text : `The move failed (${response.status}).`, "error");

@@ -5,10 +5,13 @@ import json
 import re
 
 import pytest
+from django.http import HttpResponse
 from django.utils import timezone
+from django_htmx.http import trigger_client_event
 
 from crm import services
 from crm.models import Interaction, Lead
+from crm.views import notify
 from realtime import broadcast
 from realtime.models import BoardEvent
 from tests.factories import LeadFactory, SourceFactory
@@ -460,3 +463,14 @@ def test_the_board_takes_as_many_queries_for_300_leads_as_for_3(
     with django_assert_max_num_queries(BOARD_QUERIES) as large:
         assert as_alice.get(BOARD).status_code == 200
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_a_notice_joins_the_client_events_a_response_already_triggers():
+    response = trigger_client_event(HttpResponse(), "pipeline:refresh", {"what": "board"})
+
+    notify(response, "Saved.")
+
+    assert json.loads(response["HX-Trigger"]) == {
+        "pipeline:refresh": {"what": "board"},
+        "pipeline:notice": {"message": "Saved.", "level": "info"},
+    }
