@@ -169,28 +169,40 @@ def send_dragging(channel_name: str, user, lead_id: int, dragging: bool) -> None
     _group_send(BOARD_GROUP, {"type": "board.ephemeral", "html": html, "exclude": channel_name})
 
 
-_server_loop: asyncio.AbstractEventLoop | None = None
+class ServerLoop:
+    """The event loop the sockets (and the in-memory layer's queues) live on, remembered by the consumers:
+    the module's only state, in one object that tests can reset.
+    """
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def remember(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def reset(self) -> None:
+        self.loop = None
+
+    def elsewhere(self) -> asyncio.AbstractEventLoop | None:
+        """The server's loop when it runs and this thread is not running it; None otherwise."""
+        loop = self.loop
+        if loop is None or not loop.is_running():
+            return None
+        try:
+            return None if asyncio.get_running_loop() is loop else loop
+        except RuntimeError:
+            return loop
 
 
-def remember_server_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """Called by the consumers: the loop the sockets (and the in-memory layer's queues) live on."""
-    global _server_loop
-    _server_loop = loop
-
-
-def _off(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is not loop
-    except RuntimeError:
-        return True
+server_loop = ServerLoop()
 
 
 def _group_send(group: str, message: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    loop = _server_loop
-    if isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running() and _off(loop):
+    loop = server_loop.elsewhere() if isinstance(layer, InMemoryChannelLayer) else None
+    if loop is not None:
         # An embedded worker thread is not a child of the server loop: async_to_sync would run the send on a
         # loop of its own and touch the layer's asyncio queues from the wrong thread. Hand it over instead.
         asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).result(timeout=10)

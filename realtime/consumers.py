@@ -28,7 +28,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             return
         self.user = user
         self.dragging: int | None = None
-        broadcast.remember_server_loop(asyncio.get_running_loop())
+        broadcast.server_loop.remember(asyncio.get_running_loop())
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await database_sync_to_async(broadcast.join)(self.channel_name, user)

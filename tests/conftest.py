@@ -6,8 +6,9 @@ import dramatiq
 import pytest
 from django.core.cache import cache
 
-from crm import events
+from crm import events, scoring
 from crm.models import Stage
+from realtime import broadcast
 from tests.factories import SourceFactory, StageFactory, UserFactory, manager_user
 
 STAGES = [
@@ -64,8 +65,9 @@ def on_commit(django_capture_on_commit_callbacks):
 
 @pytest.fixture(autouse=True)
 def clean_slate(request, settings, tmp_path):
-    """Every test: its own media and model folders, an empty cache and empty stub queues; fast password
-    hashing, except where real server processes (which keep the real hashers) must check the passwords."""
+    """Every test: its own media and model folders, an empty cache and empty stub queues, and afterwards no
+    loaded model or remembered server loop; fast password hashing, except where real server processes (which
+    keep the real hashers) must check the passwords."""
     if not (request.node.get_closest_marker("browser") or request.node.get_closest_marker("system")):
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -74,6 +76,9 @@ def clean_slate(request, settings, tmp_path):
     dramatiq.get_broker().flush_all()
     yield
     cache.clear()
+    # The process's own state: a model from this test's folder, the loop of this test's sockets.
+    scoring.live_model.reset()
+    broadcast.server_loop.reset()
 
 
 @pytest.fixture
