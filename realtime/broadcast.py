@@ -2,20 +2,26 @@
 
 Board frames are HTML fragments that htmx swaps by id (`hx-swap-oob`): the card (`#lead-<pk>`) and the
 affected column headers. Each is stored as a BoardEvent first, so a browser that reconnects can catch up.
+Each socket heads a frame with what differs per viewer (see Viewer); the rendering is shared.
 """
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
+from types import SimpleNamespace
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
+from django.http import QueryDict
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from crm import events, queries, scoring
 from crm.models import Lead, Stage
+from crm.permissions import can_change, is_manager
 from realtime.models import BoardEvent, Presence
 
 log = logging.getLogger(__name__)
@@ -88,7 +94,7 @@ def send_cards(kind: str, lead_ids: list[int], stage_ids: set[int] | None) -> No
             "oob": True,
         },
     )
-    send_board_frame(kind, html)
+    send_board_frame(kind, html, [queries.card_facts(lead) for lead in cards])
 
 
 def send_training_status() -> None:
@@ -104,11 +110,14 @@ def send_board_refresh(kind: str) -> None:
     send_board_frame(kind, render_refresh())
 
 
-def send_board_frame(kind: str, html: str) -> int:
-    seq = BoardEvent.objects.create(kind=kind, html=html).pk
+def send_board_frame(kind: str, html: str, cards: list[dict] | None = None) -> int:
+    """Number and send a frame; `cards` are the facts of the cards in it, from which each socket says what
+    its viewer may do with them (see Viewer)."""
+    cards = cards or []
+    seq = BoardEvent.objects.create(kind=kind, html=html, cards=cards).pk
     if seq % 500 == 0:
         BoardEvent.objects.filter(pk__lte=seq - settings.BOARD_EVENT_RETENTION).delete()
-    _group_send(BOARD_GROUP, {"type": "board.event", "seq": seq, "html": html})
+    _group_send(BOARD_GROUP, {"type": "board.event", "seq": seq, "html": html, "cards": cards})
     return seq
 
 
@@ -116,17 +125,53 @@ def latest_seq() -> int:
     return BoardEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
-def missed_since(seq: int) -> list[tuple[int, str]] | None:
-    """Frames after `seq`, oldest first; None when too many were missed (or pruned) to replay."""
+def missed_since(seq: int) -> list[tuple[int, str, list[dict]]] | None:
+    """Frames after `seq`, with their cards' facts, oldest first; None when too many were missed (or pruned)
+    to replay."""
     # Pruning keeps far more events than a catch-up replays, so a pruned gap always shows up as "too many".
     limit = settings.BOARD_CATCHUP_LIMIT
-    rows = list(BoardEvent.objects.filter(pk__gt=seq).order_by("pk").values_list("pk", "html")[: limit + 1])
+    rows = BoardEvent.objects.filter(pk__gt=seq).order_by("pk").values_list("pk", "html", "cards")
+    rows = list(rows[: limit + 1])
     return None if len(rows) > limit else rows
 
 
-def frame(seq: int, html: str) -> str:
-    """The text a socket sends: the event's number first, so the browser knows where it is."""
-    return f'<div id="board-seq" hx-swap-oob="true" data-seq="{seq}"></div>{html}'
+@dataclass
+class Viewer:
+    """One board socket's user and filter. The frame is rendered once for every board; what differs per
+    viewer (which of its cards they may move, which their filter hides) is decided here, by the domain's own
+    rules, and stated at the head of the frame for the browser to obey.
+
+    A thousand sockets run this for every frame: it makes no query (`of` caches whether the user is a
+    manager) and only reads the frame's few card facts.
+    """
+
+    user: object
+    board_filter: queries.BoardFilter = field(default_factory=queries.BoardFilter)
+
+    @classmethod
+    def of(cls, user) -> "Viewer":
+        is_manager(user)  # cached on the user: can_change asks it again for every card of every frame
+        return cls(user)
+
+    def filter_by(self, query: str) -> None:
+        """The filters of the board page this socket serves, as its query string (`mine=1&q=ana`)."""
+        self.board_filter = queries.BoardFilter.from_query(QueryDict(query[:1000]), self.user)
+
+    def frame(self, seq: int, html: str, cards: Sequence[dict] = ()) -> str:
+        """The text a socket sends: the event's number first, so the browser knows where it is, then which of
+        the frame's cards this viewer may move and which their filter hides."""
+        movable, hidden = [], []
+        for facts in cards:
+            card = SimpleNamespace(**facts)
+            if not self.board_filter.matches(card):
+                hidden.append(card.id)
+            elif can_change(self.user, card):
+                movable.append(card.id)
+        can_move, hides = " ".join(map(str, movable)), " ".join(map(str, hidden))
+        return (
+            f'<div id="board-seq" hx-swap-oob="true" data-seq="{seq}" data-can-move="{can_move}"'
+            f' data-hidden="{hides}"></div>{html}'
+        )
 
 
 # --- Presence and dragging: ephemeral, not numbered -----------------------------------------------

@@ -184,3 +184,49 @@ def test_bob_catches_up_on_a_move_made_while_his_connection_was_down(open_board,
     assert index_in_column(bob_page, lead) == index_in_column(alice_page, lead)
     expect(count(bob_page, "contacted")).to_have_attribute("data-count", "4")
     assert not_reloaded(bob_page)
+
+
+def test_a_card_arriving_live_is_locked_only_for_those_the_server_says_may_not_move_it(
+    open_board, board, alice, bob, manager
+):
+    alice_page, bob_page = open_board(alice), open_board(bob)
+    bobs = board.bobs
+
+    top = services.Placement(index=0)
+    elsewhere(
+        services.move_lead,
+        bobs.pk,
+        actor=manager,
+        stage_slug="contacted",
+        placement=top,
+        version=bobs.version,
+    )
+
+    for page in (alice_page, bob_page):
+        expect(in_column(page, "contacted", bobs)).to_have_attribute("data-version", str(bobs.version + 1))
+    expect(card(alice_page, bobs)).to_have_class(re.compile(r"\blocked\b"))
+    expect(card(bob_page, bobs)).not_to_have_class(re.compile(r"\blocked\b"))
+
+
+def test_with_mine_only_bob_sees_live_only_his_cards(open_board, board, alice, bob, manager):
+    alice_page, bob_page = open_board(alice), open_board(bob)
+    bob_page.check("input[name=mine]")
+    expect(card(bob_page, board.new[0])).to_have_count(0)  # the filtered board is in
+    lead, bobs = board.new[1], board.bobs
+
+    drag(alice_page, lead, onto=board.contacted[0])
+    expect(in_column(alice_page, "contacted", lead)).to_have_attribute("data-version", str(lead.version + 1))
+    top = services.Placement(index=0)
+    elsewhere(
+        services.move_lead,
+        bobs.pk,
+        actor=manager,
+        stage_slug="contacted",
+        placement=top,
+        version=bobs.version,
+    )
+
+    # Frames arrive in order: once his own card has moved, the earlier move of a card not his was not shown.
+    expect(in_column(bob_page, "contacted", bobs)).to_have_attribute("data-version", str(bobs.version + 1))
+    expect(card(bob_page, lead)).to_have_count(0)
+    assert not_reloaded(bob_page)
