@@ -5,8 +5,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseStopPolling
 
 from crm import exporting, importing
 from crm.models import ImportJob, Lead
@@ -118,9 +120,11 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
 @manager_required(IMPORT_REFUSAL)
 @require_GET
 def job_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """The progress partial the job page polls; once finished it has no polling trigger, so polling stops."""
+    """The progress partial the job page polls; once the job is finished, htmx's "stop polling" status (286)
+    ends the polling, and the summary swapped in has no trigger of its own."""
     job = get_object_or_404(ImportJob, pk=pk)
-    return render(request, "crm/partials/import_status.html", {"job": job, **_status_context(job)})
+    html = render_to_string("crm/partials/import_status.html", {"job": job, **_status_context(job)}, request)
+    return HttpResponseStopPolling(html) if job.finished else HttpResponse(html)
 
 
 def _status_context(job: ImportJob) -> dict:

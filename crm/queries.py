@@ -7,14 +7,30 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
+from django.http import QueryDict
 from django.utils.timesince import timesince
 
 from crm.models import Interaction, Lead, LeadSource, Stage
 
+# What the board's filters test about a card, by the name a Lead has for it. A board socket gets these with
+# each frame and asks `BoardFilter.matches` about them, so no socket queries the database per frame; they
+# travel through the channel layer and are stored for catch-up, so they must be plain JSON values.
+CARD_FACTS = ("id", "owner_id", "source_id", "name", "company", "email")
+
+
+def card_facts(lead: Lead) -> dict:
+    return {name: getattr(lead, name) for name in CARD_FACTS}
+
 
 @dataclass(frozen=True)
 class BoardFilter:
-    """The board's filters, parsed from the query string: mine/all, source, free text."""
+    """The board's filters, parsed from the query string: mine/all, source, free text.
+
+    A filter is stated twice here, side by side and nowhere else: `apply` for the database, `matches` for one
+    card in memory (a Lead, or a card's facts, which is how board sockets ask); tests hold the two to the same
+    answers. A new filter is a field, its parameter in `from_query`, a clause in `apply` and in `matches`,
+    and the Lead attribute `matches` reads named in CARD_FACTS.
+    """
 
     owner_id: int | None = None
     source_id: int | None = None
@@ -22,12 +38,17 @@ class BoardFilter:
 
     @classmethod
     def from_request(cls, request) -> "BoardFilter":
-        mine = request.GET.get("mine") in {"1", "true", "on"}
-        source = request.GET.get("source", "")
+        return cls.from_query(request.GET, request.user)
+
+    @classmethod
+    def from_query(cls, query: QueryDict, user) -> "BoardFilter":
+        """The filter of the board page whose query string this is, as `user` sees it ("mine" is theirs)."""
+        mine = query.get("mine") in {"1", "true", "on"}
+        source = query.get("source", "")
         return cls(
-            owner_id=request.user.pk if mine else None,
+            owner_id=user.pk if mine else None,
             source_id=int(source) if source.isascii() and source.isdigit() and len(source) < 19 else None,
-            text=request.GET.get("q", "").strip()[:100],
+            text=query.get("q", "").strip()[:100],
         )
 
     def apply(self, leads: QuerySet) -> QuerySet:
@@ -40,6 +61,17 @@ class BoardFilter:
                 Q(name__icontains=self.text) | Q(company__icontains=self.text) | Q(email__icontains=self.text)
             )
         return leads
+
+    def matches(self, card) -> bool:
+        """Whether `apply` would keep this card: anything with the attributes CARD_FACTS names."""
+        if self.owner_id is not None and card.owner_id != self.owner_id:
+            return False
+        if self.source_id is not None and card.source_id != self.source_id:
+            return False
+        if self.text:
+            text = self.text.lower()
+            return any(text in (value or "").lower() for value in (card.name, card.company, card.email))
+        return True
 
     @property
     def active(self) -> bool:

@@ -32,27 +32,41 @@ def model_dir() -> Path:
     return Path(settings.MODEL_DIR)
 
 
-_loaded: dict = {"path": None, "model": None, "error": ""}
-_load_lock = threading.Lock()
+class LiveModel:
+    """The newest model this installation wrote, loaded once per file, and why it did not load: the module's
+    only state, in one object that tests can reset.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self._key: tuple | None = None
+        self.model: ml_train.TrainedModel | None = None
+        self.error = ""
+
+    def get(self, path: str) -> ml_train.TrainedModel | None:
+        stat = Path(path).stat()
+        key = (path, stat.st_mtime_ns, stat.st_size)  # a file rewritten in place is read again
+        with self._lock:
+            if self._key != key:
+                try:
+                    self.model, self.error = registry.load(path, settings.SECRET_KEY), ""
+                except registry.ModelLoadError as error:
+                    log.error("model not loaded, scoring with the heuristic: %s", error)
+                    self.model, self.error = None, str(error)
+                self._key = key
+            return self.model
+
+
+live_model = LiveModel()
 
 
 def current_model() -> ml_train.TrainedModel | None:
-    """The newest model this installation wrote, loaded once per file; None (heuristic) if it cannot load."""
+    """The newest model this installation wrote; None (heuristic) if there is none or it cannot load."""
     models = registry.list_models(model_dir())
-    if not models:
-        return None
-    path = models[0]["path"]
-    stat = Path(path).stat()
-    key = (path, stat.st_mtime_ns, stat.st_size)  # a file rewritten in place is read again
-    with _load_lock:
-        if _loaded["path"] != key:
-            try:
-                _loaded["model"], _loaded["error"] = registry.load(path, settings.SECRET_KEY), ""
-            except registry.ModelLoadError as error:
-                log.error("model not loaded, scoring with the heuristic: %s", error)
-                _loaded["model"], _loaded["error"] = None, str(error)
-            _loaded["path"] = key
-        return _loaded["model"]
+    return live_model.get(models[0]["path"]) if models else None
 
 
 def source_rates() -> tuple[dict[str, float], float]:
@@ -126,7 +140,7 @@ def model_status() -> dict:
         "needed": max(0, ml_train.MIN_CLOSED - won - lost),
         "one_sided": bool(won + lost) and not (won and lost),
         "model": _with_date(models[0]) if models else None,
-        "load_error": _loaded["error"] if current_model() is None and models else "",
+        "load_error": live_model.error if current_model() is None and models else "",
         "history": models[1:6],
         "training": cache.get(TRAINING_KEY),
         "min_closed": ml_train.MIN_CLOSED,

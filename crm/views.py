@@ -1,6 +1,5 @@
 """Thin HTMX views: parse, call a service or a query, render a page or a partial."""
 
-import json
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
@@ -9,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget, trigger_client_event
 
 from crm import queries, scoring, services
 from crm.forms import InteractionForm, LeadForm, MoveForm
@@ -24,9 +24,9 @@ def message_response(request: HttpRequest, status: int, message: str) -> HttpRes
 
 
 def notify(response: HttpResponse, message: str, level: str = "info") -> HttpResponse:
+    """Show a notice in the browser; merged with the response's other client events, never replacing them."""
     # JSON escapes non-ASCII, so any name fits in a header.
-    response["HX-Trigger"] = json.dumps({"pipeline:notice": {"message": message, "level": level}})
-    return response
+    return trigger_client_event(response, "pipeline:notice", {"message": message, "level": level})
 
 
 def card_response(request: HttpRequest, lead: Lead, status: int = 200, message: str = "") -> HttpResponse:
@@ -207,9 +207,7 @@ def interaction_create(request: HttpRequest, pk: int) -> HttpResponse:
         services.log_interaction(pk, actor=request.user, **form.cleaned_data)
         lead = queries.card(pk)
         if in_dialog:
-            response = card_response(request, lead)
-            response["HX-Retarget"] = f"#lead-{pk}"
-            response["HX-Reswap"] = "outerHTML"
+            response = reswap(retarget(card_response(request, lead), f"#lead-{pk}"), "outerHTML")
             return notify(response, f"Logged a {form.cleaned_data['kind']} with {lead.name}.")
         form = InteractionForm()
     context = _detail_context(request, lead, interaction_form=form)

@@ -2,20 +2,26 @@
 
 Board frames are HTML fragments that htmx swaps by id (`hx-swap-oob`): the card (`#lead-<pk>`) and the
 affected column headers. Each is stored as a BoardEvent first, so a browser that reconnects can catch up.
+Each socket heads a frame with what differs per viewer (see Viewer); the rendering is shared.
 """
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
+from types import SimpleNamespace
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
+from django.http import QueryDict
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from crm import events, queries, scoring
 from crm.models import Lead, Stage
+from crm.permissions import can_change, is_manager
 from realtime.models import BoardEvent, Presence
 
 log = logging.getLogger(__name__)
@@ -93,7 +99,7 @@ def send_cards(kind: str, lead_ids: list[int], stage_ids: set[int] | None) -> No
             "oob": True,
         },
     )
-    send_board_frame(kind, html)
+    send_board_frame(kind, html, [queries.card_facts(lead) for lead in cards])
 
 
 def send_training_status() -> None:
@@ -109,11 +115,14 @@ def send_board_refresh(kind: str) -> None:
     send_board_frame(kind, render_refresh())
 
 
-def send_board_frame(kind: str, html: str) -> int:
-    seq = BoardEvent.objects.create(kind=kind, html=html).pk
+def send_board_frame(kind: str, html: str, cards: list[dict] | None = None) -> int:
+    """Number and send a frame; `cards` are the facts of the cards in it, from which each socket says what
+    its viewer may do with them (see Viewer)."""
+    cards = cards or []
+    seq = BoardEvent.objects.create(kind=kind, html=html, cards=cards).pk
     if seq % 500 == 0:
         BoardEvent.objects.filter(pk__lte=seq - settings.BOARD_EVENT_RETENTION).delete()
-    _group_send(BOARD_GROUP, {"type": "board.event", "seq": seq, "html": html})
+    _group_send(BOARD_GROUP, {"type": "board.event", "seq": seq, "html": html, "cards": cards})
     return seq
 
 
@@ -121,17 +130,53 @@ def latest_seq() -> int:
     return BoardEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
-def missed_since(seq: int) -> list[tuple[int, str]] | None:
-    """Frames after `seq`, oldest first; None when too many were missed (or pruned) to replay."""
+def missed_since(seq: int) -> list[tuple[int, str, list[dict]]] | None:
+    """Frames after `seq`, with their cards' facts, oldest first; None when too many were missed (or pruned)
+    to replay."""
     # Pruning keeps far more events than a catch-up replays, so a pruned gap always shows up as "too many".
     limit = settings.BOARD_CATCHUP_LIMIT
-    rows = list(BoardEvent.objects.filter(pk__gt=seq).order_by("pk").values_list("pk", "html")[: limit + 1])
+    rows = BoardEvent.objects.filter(pk__gt=seq).order_by("pk").values_list("pk", "html", "cards")
+    rows = list(rows[: limit + 1])
     return None if len(rows) > limit else rows
 
 
-def frame(seq: int, html: str) -> str:
-    """The text a socket sends: the event's number first, so the browser knows where it is."""
-    return f'<div id="board-seq" hx-swap-oob="true" data-seq="{seq}"></div>{html}'
+@dataclass
+class Viewer:
+    """One board socket's user and filter. The frame is rendered once for every board; what differs per
+    viewer (which of its cards they may move, which their filter hides) is decided here, by the domain's own
+    rules, and stated at the head of the frame for the browser to obey.
+
+    A thousand sockets run this for every frame: it makes no query (`of` caches whether the user is a
+    manager) and only reads the frame's few card facts.
+    """
+
+    user: object
+    board_filter: queries.BoardFilter = field(default_factory=queries.BoardFilter)
+
+    @classmethod
+    def of(cls, user) -> "Viewer":
+        is_manager(user)  # cached on the user: can_change asks it again for every card of every frame
+        return cls(user)
+
+    def filter_by(self, query: str) -> None:
+        """The filters of the board page this socket serves, as its query string (`mine=1&q=ana`)."""
+        self.board_filter = queries.BoardFilter.from_query(QueryDict(query[:1000]), self.user)
+
+    def frame(self, seq: int, html: str, cards: Sequence[dict] = ()) -> str:
+        """The text a socket sends: the event's number first, so the browser knows where it is, then which of
+        the frame's cards this viewer may move and which their filter hides."""
+        movable, hidden = [], []
+        for facts in cards:
+            card = SimpleNamespace(**facts)
+            if not self.board_filter.matches(card):
+                hidden.append(card.id)
+            elif can_change(self.user, card):
+                movable.append(card.id)
+        can_move, hides = " ".join(map(str, movable)), " ".join(map(str, hidden))
+        return (
+            f'<div id="board-seq" hx-swap-oob="true" data-seq="{seq}" data-can-move="{can_move}"'
+            f' data-hidden="{hides}"></div>{html}'
+        )
 
 
 # --- Presence and dragging: ephemeral, not numbered -----------------------------------------------
@@ -174,28 +219,40 @@ def send_dragging(channel_name: str, user, lead_id: int, dragging: bool) -> None
     _group_send(BOARD_GROUP, {"type": "board.ephemeral", "html": html, "exclude": channel_name})
 
 
-_server_loop: asyncio.AbstractEventLoop | None = None
+class ServerLoop:
+    """The event loop the sockets (and the in-memory layer's queues) live on, remembered by the consumers:
+    the module's only state, in one object that tests can reset.
+    """
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def remember(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def reset(self) -> None:
+        self.loop = None
+
+    def elsewhere(self) -> asyncio.AbstractEventLoop | None:
+        """The server's loop when it runs and this thread is not running it; None otherwise."""
+        loop = self.loop
+        if loop is None or not loop.is_running():
+            return None
+        try:
+            return None if asyncio.get_running_loop() is loop else loop
+        except RuntimeError:
+            return loop
 
 
-def remember_server_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """Called by the consumers: the loop the sockets (and the in-memory layer's queues) live on."""
-    global _server_loop
-    _server_loop = loop
-
-
-def _off(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is not loop
-    except RuntimeError:
-        return True
+server_loop = ServerLoop()
 
 
 def _group_send(group: str, message: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    loop = _server_loop
-    if isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running() and _off(loop):
+    loop = server_loop.elsewhere() if isinstance(layer, InMemoryChannelLayer) else None
+    if loop is not None:
         # An embedded worker thread is not a child of the server loop: async_to_sync would run the send on a
         # loop of its own and touch the layer's asyncio queues from the wrong thread. Hand it over instead.
         asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).result(timeout=10)

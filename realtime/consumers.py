@@ -17,7 +17,8 @@ CLOSE_FORBIDDEN = 4403
 
 
 class BoardConsumer(AsyncWebsocketConsumer):
-    """Forwards numbered board frames, replays what a browser missed (`hello`), tracks presence and drags."""
+    """Forwards numbered board frames stated for its viewer, replays what a browser missed (`hello`), follows
+    the page's filters (`hello`, `filters`), tracks presence and drags."""
 
     group = broadcast.BOARD_GROUP
 
@@ -27,8 +28,9 @@ class BoardConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user = user
+        self.viewer = await database_sync_to_async(broadcast.Viewer.of)(user)
         self.dragging: int | None = None
-        broadcast.remember_server_loop(asyncio.get_running_loop())
+        broadcast.server_loop.remember(asyncio.get_running_loop())
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await database_sync_to_async(broadcast.join)(self.channel_name, user)
@@ -50,11 +52,19 @@ class BoardConsumer(AsyncWebsocketConsumer):
         except (ValueError, KeyError, TypeError):
             return  # a malformed frame from a browser changes nothing
         if kind == "hello":
+            self.filter_by(message.get("filters"))
             await self.catch_up(message.get("last_seq"))
+        elif kind == "filters":
+            self.filter_by(message.get("filters"))
         elif kind == "ping":
             await database_sync_to_async(broadcast.touch)(self.channel_name)
         elif kind in {"drag", "drop"}:
             await self.drag(message.get("lead"), kind == "drag")
+
+    def filter_by(self, query) -> None:
+        """The page says which filters it shows (its query string): frames say which cards they hide."""
+        if isinstance(query, str):
+            self.viewer.filter_by(query)
 
     async def catch_up(self, last_seq) -> None:
         try:
@@ -65,10 +75,10 @@ class BoardConsumer(AsyncWebsocketConsumer):
         if missed is None:
             latest = await database_sync_to_async(broadcast.latest_seq)()
             html = await database_sync_to_async(broadcast.render_refresh)()
-            await self.send(text_data=broadcast.frame(latest, html))
+            await self.send(text_data=self.viewer.frame(latest, html))
             return
-        for seq, html in missed:
-            await self.send(text_data=broadcast.frame(seq, html))
+        for seq, html, cards in missed:
+            await self.send(text_data=self.viewer.frame(seq, html, cards))
 
     async def drag(self, lead_id, dragging: bool) -> None:
         try:
@@ -79,7 +89,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
         await database_sync_to_async(broadcast.send_dragging)(self.channel_name, self.user, lead_id, dragging)
 
     async def board_event(self, message: dict) -> None:
-        await self.send(text_data=broadcast.frame(message["seq"], message["html"]))
+        cards = message.get("cards", ())  # none from a server of the release before
+        await self.send(text_data=self.viewer.frame(message["seq"], message["html"], cards))
 
     async def board_ephemeral(self, message: dict) -> None:
         if message.get("exclude") != self.channel_name:

@@ -10,6 +10,8 @@ class BoardEvent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     kind = models.CharField(max_length=30)
     html = models.TextField()
+    # The facts of its cards (crm.queries.card_facts), so a replayed frame is stated for its viewer too.
+    cards = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind}"

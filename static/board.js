@@ -5,8 +5,6 @@
   "use strict";
   const socketElt = document.getElementById("board-socket");
   if (!socketElt) return;
-  const me = document.body.dataset.userId;
-  const manager = document.body.dataset.manager === "1";
   const csrf = document.querySelector("meta[name=csrf-token]").content;
   let lastSeq = 0;
   let socket = null;
@@ -17,7 +15,6 @@
   const version = (card) => Number(card.dataset.version || 0);
   const keyOf = (card) => [Number(card.dataset.position), Number(leadId(card))];
   const isAfter = (a, b) => a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
-  const canMove = (card) => manager || !card.dataset.owner || card.dataset.owner === me;
   const send = (message) => socket && socket.send(JSON.stringify(message));
   const notice = (message, level) => window.pipeline.notice(message, level);
 
@@ -26,13 +23,10 @@
     if (board) lastSeq = Math.max(lastSeq, Number(board.dataset.seq || 0));
   }
 
-  function matchesFilters(card) {
+  // The page's filters as its query string: the server decides from them which cards a frame hides.
+  function filters() {
     const form = document.getElementById("filters");
-    if (!form) return true;
-    if (form.mine.checked && card.dataset.owner !== me) return false;
-    if (form.source.value && card.dataset.source !== form.source.value) return false;
-    const text = form.q.value.trim().toLowerCase();
-    return !text || card.dataset.search.includes(text);
+    return form ? new URLSearchParams(new FormData(form)).toString() : location.search.slice(1);
   }
 
   // Put `existing` (or a placeholder) where the card belongs; false when its place is not loaded here.
@@ -51,11 +45,12 @@
     return true;
   }
 
-  // Decide whether an incoming card replaces what is shown; `own` accepts an equal version (the mover's answer).
-  function prepareCard(card, own) {
+  // Decide whether an incoming card replaces what is shown; `own` accepts an equal version (the mover's answer),
+  // `hidden` is the server's word that the board's filters hide it.
+  function prepareCard(card, own, hidden) {
     const existing = document.getElementById(card.id);
     if (existing && (own ? version(card) < version(existing) : version(card) <= version(existing))) return false;
-    if (!matchesFilters(card) || !place(card, existing)) {
+    if (hidden || !place(card, existing)) {
       if (existing) existing.remove();
       return false;
     }
@@ -69,11 +64,15 @@
     const fragment = template.content;
     const seqElt = fragment.querySelector("#board-seq");
     const seq = seqElt ? Number(seqElt.dataset.seq) : null;
+    // The server states, for this user and these filters, which of the frame's cards they may move and hide.
+    const ids = (name) => new Set(seqElt && seqElt.dataset[name] ? seqElt.dataset[name].split(" ") : []);
+    const movable = ids("canMove"), hidden = ids("hidden");
     if (seqElt) { seqElt.remove(); lastSeq = Math.max(lastSeq, seq); }
     if (fragment.querySelector("#board-refresh")) return reloadBoard();
     for (const elt of [...fragment.children]) {
       if (elt.classList.contains("card")) {
-        if (!prepareCard(elt, false)) elt.remove();
+        elt.dataset.canMove = movable.has(leadId(elt)) ? "1" : "0";
+        if (!prepareCard(elt, false, hidden.has(leadId(elt)))) elt.remove();
       } else if (elt.classList.contains("column-header") && seq !== null) {
         const current = document.getElementById(elt.id);
         if (current && Number(current.dataset.seq || 0) > seq) elt.remove();
@@ -87,7 +86,7 @@
     const template = document.createElement("template");
     template.innerHTML = html.trim();
     const card = template.content.firstElementChild;
-    if (card && prepareCard(card, true)) htmx.swap(document.body, template.content, { swapStyle: "none" });
+    if (card && prepareCard(card, true, false)) htmx.swap(document.body, template.content, { swapStyle: "none" });
   }
 
   function reloadBoard() {
@@ -118,8 +117,9 @@
       const text = await response.text();
       if (response.ok || response.status === 409) {
         applyOwnCard(text);
-        const trigger = response.headers.get("HX-Trigger");
-        if (trigger) { const n = JSON.parse(trigger)["pipeline:notice"]; notice(n.message, n.level); }
+        // The same client events htmx would fire; of those, the board shows the notice.
+        const trigger = JSON.parse(response.headers.get("HX-Trigger") || "{}")["pipeline:notice"];
+        if (trigger) notice(trigger.message, trigger.level);
       } else {
         snapBack(card, origin);
         notice(text.length < 300 ? text : `The move failed (${response.status}).`, "error");
@@ -165,12 +165,15 @@
     if (!(root instanceof Element)) return;
     const cards = root.matches(".card") ? [root] : root.querySelectorAll(".card");
     for (const card of cards) {
-      const locked = !canMove(card);
+      const locked = card.dataset.canMove !== "1";
       card.classList.toggle("locked", locked);
       card.setAttribute("aria-roledescription", locked ? "card, not yours to move" : "movable card");
     }
     for (const list of root.matches(".cards") ? [root] : root.querySelectorAll(".cards")) initSortable(list);
-    if (root.id === "board" || root.querySelector("#board")) readSeq();
+    if (root.id === "board" || root.querySelector("#board")) {
+      readSeq();
+      send({ type: "filters", filters: filters() });
+    }
   }
   htmx.onLoad(decorate);
 
@@ -243,7 +246,7 @@
     socket = e.detail.socketWrapper;
     readSeq();
     // Tell the server where this page is; it replays what was missed, or asks for a fresh board.
-    send({ type: "hello", last_seq: lastSeq });
+    send({ type: "hello", last_seq: lastSeq, filters: filters() });
     status("live", true);
   });
   socketElt.addEventListener("htmx:wsClose", () => status("reconnecting…", false));
@@ -251,6 +254,11 @@
     e.preventDefault(); // frames are placed here, then swapped by htmx
     if (busy) waiting.push(e.detail.message);
     else applyFrame(e.detail.message);
+  });
+  // New filters: the socket hears them as the request leaves, so frames sent while the new board loads are
+  // already stated for it (and again once it is in, above).
+  document.addEventListener("htmx:beforeRequest", (e) => {
+    if (e.detail.elt.id === "filters") send({ type: "filters", filters: filters() });
   });
   setInterval(() => send({ type: "ping" }), 30000);
 })();

@@ -6,8 +6,9 @@ import pytest
 from django.conf import global_settings
 from django.core.cache import cache
 
-from crm import events
+from crm import events, scoring
 from crm.models import Stage
+from realtime import broadcast
 from tests.datasets import BANK_CSV
 from tests.factories import SourceFactory, UserFactory, manager_user, pipeline_stages
 
@@ -58,8 +59,8 @@ def on_commit(django_capture_on_commit_callbacks):
 @pytest.fixture(autouse=True)
 def clean_slate(request, settings, tmp_path):
     """Every test: its own media and model folders, an empty cache and empty stub queues, Faker's values the
-    same on every run; production's password hashers where real server processes (which run
-    project.settings) must check the passwords."""
+    same on every run, and afterwards no loaded model or remembered server loop; production's password
+    hashers where real server processes (which run project.settings) must check the passwords."""
     factory.random.reseed_random(request.node.nodeid)
     if request.node.get_closest_marker("browser") or request.node.get_closest_marker("system"):
         settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
@@ -69,6 +70,9 @@ def clean_slate(request, settings, tmp_path):
     dramatiq.get_broker().flush_all()
     yield
     cache.clear()
+    # The process's own state: a model from this test's folder, the loop of this test's sockets.
+    scoring.live_model.reset()
+    broadcast.server_loop.reset()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 from crm import services
 from crm.models import Lead
 from tests.factories import LeadFactory
-from tests.live import elsewhere
+from tests.live import elsewhere, post, session_cookie
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -165,4 +165,40 @@ def test_bob_catches_up_on_a_move_made_while_his_connection_was_down(open_board,
     expect(in_column(bob_page, "contacted", lead)).to_have_attribute("data-version", version)
     assert index_in_column(bob_page, lead) == index_in_column(alice_page, lead)
     expect(count(bob_page, "contacted")).to_have_attribute("data-count", "4")
+    assert not_reloaded(bob_page)
+
+
+def move_on_the_server(server, user, lead: Lead, stage: str) -> None:
+    """A move another browser makes: through the server, so the board sockets hear it on any channel layer."""
+    data = {"stage": stage, "index": 0, "version": lead.version}
+    assert post(server, f"/leads/{lead.pk}/move/", data, session_cookie(user)).status == 200
+
+
+def test_a_card_arriving_live_is_locked_only_for_those_the_server_says_may_not_move_it(
+    open_board, server, board, alice, bob, manager
+):
+    alice_page, bob_page = open_board(alice), open_board(bob)
+    bobs = board.bobs
+
+    move_on_the_server(server, manager, bobs, "contacted")
+
+    for page in (alice_page, bob_page):
+        expect(in_column(page, "contacted", bobs)).to_have_attribute("data-version", str(bobs.version + 1))
+    expect(card(alice_page, bobs)).to_have_class(re.compile(r"\blocked\b"))
+    expect(card(bob_page, bobs)).not_to_have_class(re.compile(r"\blocked\b"))
+
+
+def test_with_mine_only_bob_sees_live_only_his_cards(open_board, server, board, alice, bob, manager):
+    alice_page, bob_page = open_board(alice), open_board(bob)
+    bob_page.check("input[name=mine]")
+    expect(card(bob_page, board.new[0])).to_have_count(0)  # the filtered board is in
+    lead, bobs = board.new[1], board.bobs
+
+    drag(alice_page, lead, onto=board.contacted[0])
+    expect(in_column(alice_page, "contacted", lead)).to_have_attribute("data-version", str(lead.version + 1))
+    move_on_the_server(server, manager, bobs, "contacted")
+
+    # Frames arrive in order: once his own card has moved, the earlier move of a card not his was not shown.
+    expect(in_column(bob_page, "contacted", bobs)).to_have_attribute("data-version", str(bobs.version + 1))
+    expect(card(bob_page, lead)).to_have_count(0)
     assert not_reloaded(bob_page)

@@ -1,11 +1,17 @@
 """The board's read models: paged columns, keyset "load more" and the filters."""
 
+import json
 import re
+from types import SimpleNamespace
 
 import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crm import queries, services
-from crm.queries import BoardFilter
+from crm.models import Lead
+from crm.queries import BoardFilter, card_facts
 from tests.factories import LeadFactory, SourceFactory
 
 
@@ -159,3 +165,52 @@ def test_a_change_without_a_recorded_reason_reads_as_changed(stages):
     """Rows written outside the services (an import, the admin) carry no reason and no user."""
     lead = LeadFactory(stage=stages["new"])
     assert re.fullmatch(r"someone changed it \d+\xa0minutes ago", queries.describe_last_change(lead))
+
+
+# --- One filter, two readings: the database's (`apply`) and a card's (`matches`) -------------------
+
+# ASCII letters in both cases (SQLite's LIKE folds only those), an accented letter and LIKE's wildcards.
+WORDS = st.text(alphabet="aAbB é%_", max_size=4)
+
+
+def test_a_filter_keeps_in_memory_exactly_the_cards_it_keeps_in_the_database(stages, alice, bob, source):
+    users = {"alice": alice, "bob": bob}
+    sources = {"referral": source, "website": SourceFactory(name="Website")}
+    leads = st.lists(
+        st.fixed_dictionaries(
+            {
+                "owner": st.sampled_from([None, *users]),
+                "source": st.sampled_from([None, *sources]),
+                "name": WORDS,
+                "company": WORDS,
+                "email": WORDS,
+            }
+        ),
+        max_size=6,
+    )
+    filters = st.builds(
+        BoardFilter,
+        owner_id=st.sampled_from([None, alice.pk, bob.pk]),
+        source_id=st.sampled_from([None, source.pk]),
+        text=st.text(alphabet="aAbB é%_", max_size=2),
+    )
+
+    @given(specs=leads, board_filter=filters)
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    def agree(specs, board_filter):
+        with transaction.atomic():
+            made = [
+                LeadFactory(
+                    stage=stages["new"],
+                    **{**spec, "owner": users.get(spec["owner"]), "source": sources.get(spec["source"])},
+                )
+                for spec in specs
+            ]
+            in_database = set(board_filter.apply(Lead.objects.all()).values_list("pk", flat=True))
+            # As a socket sees a card: its facts, through JSON (the channel layer and the stored frame).
+            facts = [SimpleNamespace(**json.loads(json.dumps(card_facts(lead)))) for lead in made]
+            assert {card.id for card in facts if board_filter.matches(card)} == in_database
+            assert {lead.pk for lead in made if board_filter.matches(lead)} == in_database
+            transaction.set_rollback(True)
+
+    agree()

@@ -5,10 +5,13 @@ import json
 import re
 
 import pytest
+from django.http import HttpResponse
 from django.utils import timezone
+from django_htmx.http import trigger_client_event
 
 from crm import services
 from crm.models import Interaction, Lead
+from crm.views import notify
 from realtime import broadcast
 from realtime.models import BoardEvent
 from tests.factories import LeadFactory, SourceFactory
@@ -132,6 +135,27 @@ def test_board_filter_text_searches_names_and_companies(as_alice, stages):
     assert 'value="globex"' in text(response)
 
 
+def test_board_cards_say_whether_alice_may_move_them(
+    as_alice, stages, alices_lead, bobs_lead, unassigned_lead
+):
+    response = as_alice.get(BOARD)
+    can_move = {
+        lead.name: card_attrs(response, lead)["data-can-move"]
+        for lead in (alices_lead, bobs_lead, unassigned_lead)
+    }
+    assert can_move == {"Ana Okafor": "1", "Ben Dubois": "0", "Dana Silva": "1"}
+
+
+def test_board_cards_say_a_manager_may_move_any(as_manager, stages, alices_lead, bobs_lead):
+    response = as_manager.get(BOARD)
+    assert [card_attrs(response, lead)["data-can-move"] for lead in (alices_lead, bobs_lead)] == ["1", "1"]
+
+
+def test_load_more_cards_say_whether_alice_may_move_them(as_alice, stages, alices_lead, bobs_lead):
+    response = as_alice.get("/leads/kanban/column/new/", {"after": "-1:0"}, headers=HTMX)
+    assert [card_attrs(response, lead)["data-can-move"] for lead in (alices_lead, bobs_lead)] == ["1", "0"]
+
+
 def test_load_more_brings_the_next_cards_of_the_column(as_alice, stages, settings):
     settings.BOARD_PAGE_SIZE = 2
     leads = LeadFactory.create_batch(5, stage=stages["new"])
@@ -178,7 +202,11 @@ def test_a_move_answers_with_the_moved_card(as_alice, stages, alices_lead):
     assert response.status_code == 200
     assert "crm/partials/_card.html" in templates(response)
     attrs = card_attrs(response, alices_lead)
-    assert (attrs["data-stage"], attrs["data-version"]) == ("contacted", str(alices_lead.version + 1))
+    assert (attrs["data-stage"], attrs["data-version"], attrs["data-can-move"]) == (
+        "contacted",
+        str(alices_lead.version + 1),
+        "1",
+    )
     assert Lead.objects.get(pk=alices_lead.pk).stage == stages["contacted"]
 
 
@@ -492,3 +520,14 @@ def test_the_board_takes_as_many_queries_for_300_leads_as_for_3(
     with django_assert_max_num_queries(BOARD_QUERIES) as large:
         assert as_alice.get(BOARD).status_code == 200
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_a_notice_joins_the_client_events_a_response_already_triggers():
+    response = trigger_client_event(HttpResponse(), "pipeline:refresh", {"what": "board"})
+
+    notify(response, "Saved.")
+
+    assert json.loads(response["HX-Trigger"]) == {
+        "pipeline:refresh": {"what": "board"},
+        "pipeline:notice": {"message": "Saved.", "level": "info"},
+    }

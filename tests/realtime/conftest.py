@@ -21,7 +21,7 @@ TIMEOUT = 5
 # How long a socket must stay silent to show that no frame is coming: long enough for a frame that is late on
 # a busy machine to arrive, which asgiref's default (0.1 s) is not.
 QUIET = 1
-SEQ = re.compile(r'^<div id="board-seq" hx-swap-oob="true" data-seq="(\d+)"></div>')
+SEQ = re.compile(r'^<div id="board-seq" hx-swap-oob="true" data-seq="(\d+)"[^>]*></div>')
 
 
 class BoardSocket(WebsocketCommunicator):
@@ -74,6 +74,16 @@ def opening_tag():
         return dict(re.findall(r'([\w-]+)="([^"]*)"', tags[0]))
 
     return opening_tag_
+
+
+@pytest.fixture
+def stated(opening_tag):
+    """`stated(frame, "can-move" | "hidden")` -> the lead ids a frame lists under that name for its socket."""
+
+    def stated_(frame: str, name: str) -> set[int]:
+        return {int(pk) for pk in opening_tag(frame, "board-seq")[f"data-{name}"].split()}
+
+    return stated_
 
 
 def socket_headers(user, origin: str | None, host: str | None = None) -> list[tuple[bytes, bytes]]:

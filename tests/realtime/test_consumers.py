@@ -182,6 +182,54 @@ async def test_lead_name_with_a_script_tag_arrives_escaped(open_socket, alice, b
     assert "<script" not in frame
 
 
+# --- What each viewer may do with the cards in a frame -----------------------------------------
+
+
+async def test_a_frame_says_the_owner_and_managers_may_move_a_card_and_other_agents_may_not(
+    open_socket, alice, bob, manager, lead, stated
+):
+    sockets = {user.username: await open_socket(user) for user in (alice, bob, manager)}
+
+    await move(lead, alice, "contacted")
+
+    frames = {name: await socket.next_board_frame() for name, socket in sockets.items()}
+    assert {name: stated(frame, "can-move") for name, frame in frames.items()} == {
+        "alice": {lead.pk},
+        "bob": set(),
+        "manager": {lead.pk},
+    }
+    assert {name: stated(frame, "hidden") for name, frame in frames.items()} == {
+        "alice": set(),
+        "bob": set(),
+        "manager": set(),
+    }
+
+
+async def test_a_frame_says_which_cards_the_boards_filters_hide(open_socket, alice, bob, lead, stated):
+    bobs = await open_socket(bob)
+    await bobs.send_json_to({"type": "filters", "filters": "mine=1"})
+    alices = await open_socket(alice)
+    await alices.send_json_to({"type": "filters", "filters": "mine=1&q=ANA"})
+
+    await move(lead, alice, "contacted")
+
+    bobs_frame, alices_frame = await bobs.next_board_frame(), await alices.next_board_frame()
+    assert (stated(bobs_frame, "hidden"), stated(alices_frame, "hidden")) == ({lead.pk}, set())
+    assert f'id="lead-{lead.pk}"' in bobs_frame  # one render for all: only the head differs
+
+
+async def test_new_filters_apply_to_the_next_frame(open_socket, alice, bob, lead, stated):
+    bobs = await open_socket(bob)
+    await bobs.send_json_to({"type": "filters", "filters": "q=nobody"})
+    await move(lead, alice, "contacted")
+    assert stated(await bobs.next_board_frame(), "hidden") == {lead.pk}
+
+    await bobs.send_json_to({"type": "filters", "filters": ""})
+    await move(lead, alice, "proposal")
+
+    assert stated(await bobs.next_board_frame(), "hidden") == set()
+
+
 # --- Catch-up after a reconnect -------------------------------------------------------------------
 
 
@@ -203,12 +251,12 @@ def missed_three_moves(open_socket, alice, lead, seq_of):
 
 
 async def test_reconnect_replays_exactly_the_missed_frames_in_order(
-    open_socket, alice, lead, opening_tag, seq_of, missed_three_moves
+    open_socket, alice, lead, opening_tag, seq_of, stated, missed_three_moves
 ):
     last_seen = await missed_three_moves()
     socket = await open_socket(alice)
 
-    await socket.send_json_to({"type": "hello", "last_seq": last_seen})
+    await socket.send_json_to({"type": "hello", "last_seq": last_seen, "filters": "mine=1"})
 
     replayed = [await socket.receive_from() for _ in range(3)]
     cards = [opening_tag(frame, f"lead-{lead.pk}") for frame in replayed]
@@ -218,7 +266,22 @@ async def test_reconnect_replays_exactly_the_missed_frames_in_order(
         ("5", "proposal"),
     ]
     assert last_seen < seq_of(replayed[0]) < seq_of(replayed[1]) < seq_of(replayed[2])
+    assert [stated(frame, "can-move") for frame in replayed] == [{lead.pk}] * 3  # stated for her, now
     assert await socket.receive_nothing()
+
+
+async def test_a_replay_is_stated_for_the_filters_the_page_says_hello_with(
+    open_socket, alice, bob, lead, stated, missed_three_moves
+):
+    last_seen = await missed_three_moves()
+    bobs = await open_socket(bob)
+
+    await bobs.send_json_to({"type": "hello", "last_seq": last_seen, "filters": "mine=1"})
+
+    replayed = [await bobs.next_board_frame() for _ in range(3)]
+    assert [(stated(frame, "hidden"), stated(frame, "can-move")) for frame in replayed] == [
+        ({lead.pk}, set())
+    ] * 3
 
 
 async def test_reconnect_after_too_many_missed_frames_gets_a_refresh(

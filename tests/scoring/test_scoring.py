@@ -123,3 +123,20 @@ def test_explanations_name_factors_raising_and_lowering(stages, live_model, sour
     assert explanation.raising or explanation.lowering
     assert all(effect > 0 for _, effect in explanation.raising)
     assert all(effect < 0 for _, effect in explanation.lowering)
+
+
+def test_the_live_model_is_read_once_per_file_until_reset(stages, history, on_commit, monkeypatch):
+    with on_commit():
+        scoring.train()
+    reads = []
+    load = scoring.registry.load
+    monkeypatch.setattr(scoring.registry, "load", lambda *args: reads.append(args) or load(*args))
+    scoring.live_model.reset()
+
+    first, again = scoring.current_model(), scoring.current_model()
+    scoring.live_model.reset()
+    after_reset = scoring.current_model()
+
+    assert first is again is not None
+    assert after_reset is not first
+    assert len(reads) == 2
