@@ -211,7 +211,9 @@ def send_presence() -> None:
 
 
 def send_dragging(channel_name: str, user, lead_id: int, dragging: bool) -> None:
-    if not Lead.objects.filter(pk=lead_id).exists():
+    """Tell the other boards who is moving a card: only a card that user may move (the note is a claim)."""
+    lead = Lead.objects.filter(pk=lead_id).only("pk", "owner_id").first()
+    if lead is None or not can_change(user, lead):
         return
     html = render_to_string(
         "crm/partials/dragging.html", {"lead_id": lead_id, "who": user if dragging else None, "oob": True}

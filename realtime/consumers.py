@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -14,6 +15,34 @@ log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_POLICY_VIOLATION = 1008
+
+
+class RateLimit:
+    """A token bucket for one socket's incoming messages: `rate` a second, bursts up to `burst`.
+
+    A browser sends a hello, a ping every 30 s and a drag note per drag; anything near the limit is a script.
+    Over it, messages are dropped; `strikes` drops in a row mean the client will not stop, and it is closed.
+    """
+
+    def __init__(self, rate: float = 5.0, burst: int = 20, strikes: int = 50, clock=time.monotonic):
+        self.rate, self.burst, self.strikes, self.clock = rate, burst, strikes, clock
+        self.tokens, self.stamp, self.dropped = float(burst), clock(), 0
+
+    def allow(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.dropped = 0
+            return True
+        self.dropped += 1
+        return False
+
+    @property
+    def exhausted(self) -> bool:
+        return self.dropped >= self.strikes
 
 
 class BoardConsumer(AsyncWebsocketConsumer):
@@ -30,6 +59,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.user = user
         self.viewer = await database_sync_to_async(broadcast.Viewer.of)(user)
         self.dragging: int | None = None
+        self.limit = RateLimit()
         broadcast.server_loop.remember(asyncio.get_running_loop())
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -46,6 +76,11 @@ class BoardConsumer(AsyncWebsocketConsumer):
         await database_sync_to_async(broadcast.leave)(self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self.limit.allow():
+            if self.limit.exhausted:
+                log.warning("closing a flooding board socket of %s", self.user.get_username())
+                await self.close(code=CLOSE_POLICY_VIOLATION)
+            return
         try:
             message = json.loads(text_data or "")
             kind = message["type"]

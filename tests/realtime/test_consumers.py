@@ -12,7 +12,7 @@ from django.test import Client
 
 from crm import services
 from crm.models import Lead
-from realtime.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from realtime.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, RateLimit
 from realtime.models import BoardEvent
 from tests.factories import LeadFactory
 
@@ -41,6 +41,12 @@ def post_move(user, lead: Lead, stage_slug: str, version: int) -> int:
 @pytest.fixture
 def lead(stages, alice):
     return LeadFactory(name="Ana Silva", stage=stages["new"], owner=alice)
+
+
+@pytest.fixture
+def unassigned(stages):
+    """A lead nobody owns: any agent may move it, so any agent may say they are moving it."""
+    return LeadFactory(name="Open Lead", stage=stages["new"], owner=None)
 
 
 # --- Who may connect ------------------------------------------------------------------------------
@@ -321,40 +327,40 @@ async def test_agent_leaving_is_removed_from_the_board(open_socket, alice, bob):
     assert await alices.next_presence() == ["alice"]
 
 
-async def test_drag_shows_the_others_who_is_moving_the_card(open_socket, alice, bob, lead):
+async def test_drag_shows_the_others_who_is_moving_the_card(open_socket, alice, bob, unassigned):
     alices = await open_socket(alice)
     bobs = await open_socket(bob)
     await alices.next_presence()  # bob's arrival
 
-    await bobs.send_json_to({"type": "drag", "lead": lead.pk})
+    await bobs.send_json_to({"type": "drag", "lead": unassigned.pk})
 
     note = await alices.receive_from()
-    assert note.startswith(f'<span id="lead-{lead.pk}-dragging"')
+    assert note.startswith(f'<span id="lead-{unassigned.pk}-dragging"')
     assert "bob is moving this…" in note
 
 
-async def test_drag_note_is_not_sent_back_to_the_dragger(open_socket, alice, bob, lead):
+async def test_drag_note_is_not_sent_back_to_the_dragger(open_socket, alice, bob, unassigned):
     alices = await open_socket(alice)
     bobs = await open_socket(bob)
     await alices.next_presence()  # bob's arrival
 
-    await bobs.send_json_to({"type": "drag", "lead": lead.pk})
+    await bobs.send_json_to({"type": "drag", "lead": unassigned.pk})
     await alices.receive_from()  # once alice has it, bob would have it too
 
     assert await bobs.receive_nothing()
 
 
-async def test_drop_clears_the_drag_note_for_the_others(open_socket, alice, bob, lead):
+async def test_drop_clears_the_drag_note_for_the_others(open_socket, alice, bob, unassigned):
     alices = await open_socket(alice)
     bobs = await open_socket(bob)
     await alices.next_presence()  # bob's arrival
-    await bobs.send_json_to({"type": "drag", "lead": lead.pk})
+    await bobs.send_json_to({"type": "drag", "lead": unassigned.pk})
     await alices.receive_from()
 
-    await bobs.send_json_to({"type": "drop", "lead": lead.pk})
+    await bobs.send_json_to({"type": "drop", "lead": unassigned.pk})
 
     note = await alices.receive_from()
-    assert note.startswith(f'<span id="lead-{lead.pk}-dragging"')
+    assert note.startswith(f'<span id="lead-{unassigned.pk}-dragging"')
     assert "is moving this" not in note
 
 
@@ -373,7 +379,7 @@ async def test_drop_clears_the_drag_note_for_the_others(open_socket, alice, bob,
     ids=["not-json", "no-type", "not-an-object", "drag-without-lead", "hello-without-number"],
 )
 async def test_malformed_message_changes_nothing_and_keeps_the_socket_open(
-    open_socket, alice, bob, lead, text
+    open_socket, alice, bob, unassigned, text
 ):
     """Alice's next frame is bob's drag sent after the bad message: nothing went out, and his socket lives."""
     alices = await open_socket(alice)
@@ -381,7 +387,41 @@ async def test_malformed_message_changes_nothing_and_keeps_the_socket_open(
     await alices.next_presence()  # bob's arrival
 
     await bobs.send_to(text_data=text)
-    await bobs.send_json_to({"type": "drag", "lead": lead.pk})
+    await bobs.send_json_to({"type": "drag", "lead": unassigned.pk})
 
-    assert (await alices.receive_from()).startswith(f'<span id="lead-{lead.pk}-dragging"')
+    assert (await alices.receive_from()).startswith(f'<span id="lead-{unassigned.pk}-dragging"')
     assert await bobs.receive_nothing()
+
+
+# --- What a socket may say ------------------------------------------------------------------------
+
+
+async def test_a_drag_note_on_a_lead_the_user_may_not_move_is_not_sent(open_socket, alice, bob, stages):
+    alices_own = await database_sync_to_async(LeadFactory)(stage=stages["new"], owner=alice)
+    alices = await open_socket(alice)
+    bobs = await open_socket(bob)
+    await alices.next_presence()  # bob's arrival
+
+    await bobs.send_json_to({"type": "drag", "lead": alices_own.pk})
+
+    assert await alices.receive_nothing()
+
+
+async def test_a_flooding_socket_is_dropped_then_closed_with_a_policy_violation(open_socket, alice, lead):
+    socket = await open_socket(alice)
+    for _ in range(200):
+        await socket.send_json_to({"type": "ping"})
+    closed = await socket.receive_output(timeout=5)
+    while closed["type"] != "websocket.close":
+        closed = await socket.receive_output(timeout=5)
+    assert closed["code"] == 1008
+
+
+def test_the_rate_limit_refills_with_time_and_forgives_a_client_that_slows_down():
+    now = [0.0]
+    limit = RateLimit(rate=5, burst=2, strikes=3, clock=lambda: now[0])
+    assert [limit.allow() for _ in range(3)] == [True, True, False]
+    now[0] += 0.2  # one token back
+    assert limit.allow() and not limit.exhausted
+    assert [limit.allow() for _ in range(3)] == [False, False, False]
+    assert limit.exhausted
