@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "crm.middleware.UserTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -140,6 +141,8 @@ EMBEDDED_WORKER = env_bool("EMBEDDED_WORKER", not REDIS_URL and not TESTING)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/leads/kanban/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# Loads the user with their profile (time zone) in the one query the session's user costs anyway.
+AUTHENTICATION_BACKENDS = ["crm.auth.ProfileBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -182,6 +185,10 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "outbox"
+# Shorter than the reminder job's claim lease (crm.reminders.LEASE), so a hung server cannot outlast it.
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
+# Absolute links in emails and invites (and the invites' UID domain).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
 # --- Board tuning ---------------------------------------------------------------------------------
 BOARD_PAGE_SIZE = 50  # cards a column shows before "load more"

@@ -35,6 +35,18 @@
     return !text || card.dataset.search.includes(text);
   }
 
+  // The board's time filters (?snoozed=1, ?overdue=1, ?due=today) against the flags the server gave the card:
+  // the rules themselves live in crm.models, never here. A snoozed card is on no board but the snoozed one.
+  function matchesTimeFilters(card) {
+    const params = new URLSearchParams(location.search);
+    const form = document.getElementById("filters");
+    const on = (name, value) => (form && form.elements[name] ? form.elements[name].checked : params.get(name) === value);
+    const flags = (card.dataset.flags || "").split(" ");
+    if (flags.includes("snoozed") !== on("snoozed", "1")) return false;
+    if (on("overdue", "1") && !flags.includes("overdue")) return false;
+    return !on("due", "today") || flags.includes("due-today");
+  }
+
   // Put `existing` (or a placeholder) where the card belongs; false when its place is not loaded here.
   function place(card, existing) {
     const list = document.getElementById("col-" + card.dataset.stage + "-cards");
@@ -55,7 +67,7 @@
   function prepareCard(card, own) {
     const existing = document.getElementById(card.id);
     if (existing && (own ? version(card) < version(existing) : version(card) <= version(existing))) return false;
-    if (!matchesFilters(card) || !place(card, existing)) {
+    if (!matchesFilters(card) || !matchesTimeFilters(card) || !place(card, existing)) {
       if (existing) existing.remove();
       return false;
     }
