@@ -8,6 +8,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.factories import LeadFactory
+from tests.realtime.conftest import connect, open_socket  # noqa: F401 (the socket fixtures, shared)
 
 # A fixed "now" for the services: tests pass it in instead of waiting for the clock.
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
