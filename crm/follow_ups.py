@@ -200,7 +200,7 @@ def _locked_follow_up(follow_up_id: int, actor) -> tuple[FollowUp, Lead]:
     lead_id = FollowUp.objects.values_list("lead_id", flat=True).get(pk=follow_up_id)
     lead = services._locked(lead_id)
     services._forbid_unless_can_change(actor, lead)
-    follow_up = FollowUp.objects.select_for_update().select_related("owner").get(pk=follow_up_id)
+    follow_up = FollowUp.objects.select_for_update(of=("self",)).select_related("owner").get(pk=follow_up_id)
     return follow_up, lead
 
 
