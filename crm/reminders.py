@@ -70,7 +70,7 @@ def claim(now: datetime, batch: int = BATCH) -> list[Delivery]:
         )
         claimed = list(
             Delivery.objects.filter(pk__in=ids, claim=token, state=Delivery.State.PENDING).select_related(
-                "lead", "lead__owner", "follow_up", "follow_up__owner", "recipient", "recipient__profile"
+                "lead__stage", "lead__owner", "follow_up__owner", "recipient__profile"
             )
         )
         for delivery in claimed:
@@ -126,6 +126,8 @@ def message_id(delivery: Delivery) -> str:
 
 def build_message(delivery: Delivery, connection=None, now: datetime | None = None):
     recipient, follow_up = delivery.recipient, delivery.follow_up
+    if follow_up is not None:
+        follow_up.lead = delivery.lead  # the same row, already loaded
     context = {
         "delivery": delivery,
         "lead": delivery.lead,
@@ -181,6 +183,7 @@ def _send_one(delivery: Delivery, connection, now: datetime, outcome: Outcome) -
         outcome.skipped += 1
         return
     try:
+        connection.open()  # kept open across the batch (a no-op once open); reopened after a failure
         build_message(delivery, connection, now).send()
     except Exception as error:  # an SMTP refusal, a timeout, a dropped connection: retried with backoff
         connection.close()  # the next message opens a fresh one
