@@ -68,7 +68,7 @@ def fill(follow_ups: int, due: int, owners: int = 100, leads: int = 10_000) -> N
             """INSERT INTO crm_followup (lead_id, owner_id, due_at, note, duration_minutes,
                    remind_minutes_before, state, sequence, created_at)
                SELECT %s + g %% %s, (%s::bigint[])[1 + g %% %s],
-                   now() + ((g * 7919) %% 86400 - 43200) * interval '1 minute', 'Call back', 30, 15,
+                   now() + ((g::bigint * 7919) %% 86400 - 43200) * interval '1 minute', 'Call back', 30, 15,
                    CASE WHEN g %% 10 < 7 THEN 'done' ELSE 'open' END, 0, now()
                FROM generate_series(1, %s) g""",
             [first_lead, leads, owner_ids, owners, follow_ups],
