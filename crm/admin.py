@@ -2,7 +2,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from crm import services
-from crm.models import Interaction, Lead, LeadSource, Stage
+from crm.models import Delivery, FollowUp, Interaction, Lead, LeadSource, Stage
 
 
 @admin.register(Stage)
@@ -51,3 +51,17 @@ class LeadAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
 class InteractionAdmin(ReadOnlyAdmin):
     list_display = ["lead", "kind", "agent", "occurred_at"]
     list_filter = ["kind"]
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(ReadOnlyAdmin):
+    list_display = ["lead", "owner", "due_at", "state", "sequence"]
+    list_filter = ["state"]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    """Operators see what was sent, what waits and what failed (and why); crm.reminders writes them."""
+
+    list_display = ["kind", "lead", "recipient", "state", "attempt_at", "attempts", "error"]
+    list_filter = ["state", "kind"]

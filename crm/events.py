@@ -45,6 +45,32 @@ class InteractionLogged(Event):
 
 
 @dataclass(frozen=True)
+class LeadSnoozed(Event):
+    """A lead was put aside (`until` set) or woke, by hand or by the wake job (`until` None)."""
+
+    lead_id: int
+    until: str | None = None  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
+class FollowUpChanged(Event):
+    """A follow-up was scheduled, edited, completed or cancelled: the card and its owner's count change."""
+
+    lead_id: int
+    follow_up_id: int
+    owner_id: int | None
+
+
+@dataclass(frozen=True)
+class ReminderDue(Event):
+    """A follow-up's reminder fell due (the email may or may not go out): its owner's open pages say so."""
+
+    lead_id: int
+    follow_up_id: int
+    owner_id: int
+
+
+@dataclass(frozen=True)
 class ColumnRebalanced(Event):
     """Positions in a stage were renumbered: clients re-read the column instead of trusting stale keys."""
 

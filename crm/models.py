@@ -1,6 +1,7 @@
 """The pipeline's data: stages, sources, leads and what agents did with them."""
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -105,6 +106,9 @@ class LeadQuerySet(models.QuerySet):
     def due_today(self, now: datetime | None = None, tz=None):
         return self.filter(due_today_q(now, tz))
 
+    def due_to_wake(self, now: datetime | None = None):
+        return self.filter(wake_due_q(now))
+
     # --- the board's order --------------------------------------------------------------------------
     def board_order(self):
         return self.order_by("position", "id")
@@ -115,6 +119,11 @@ class LeadQuerySet(models.QuerySet):
 
     def before(self, position: int, pk: int):
         return self.filter(Q(position__lt=position) | Q(position=position, pk__lt=pk))
+
+
+def wake_due_q(now: datetime | None = None) -> Q:
+    """Due to wake: snoozed until a time that has come (the wake job's work; `snoozed_q` is the rest)."""
+    return Q(snoozed_until__lte=_now(now))
 
 
 def snoozed_q(now: datetime | None = None) -> Q:
@@ -177,6 +186,10 @@ class Lead(models.Model):
     engagement_level = models.PositiveSmallIntegerField(choices=Engagement.choices, default=Engagement.NONE)
     follow_up_at = models.DateTimeField(null=True, blank=True)
     snoozed_until = models.DateTimeField(null=True, blank=True)
+    snoozed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    snooze_reason = models.CharField(max_length=200, blank=True)
     interaction_count = models.PositiveIntegerField(default=0)
     last_interaction_kind = models.CharField(max_length=10, blank=True)
     last_interaction_at = models.DateTimeField(null=True, blank=True)
@@ -192,7 +205,13 @@ class Lead(models.Model):
 
     class Meta:
         ordering = ["stage__order", "position", "id"]
-        indexes = [models.Index(fields=["stage", "position", "id"], name="lead_board_order")]
+        indexes = [
+            models.Index(fields=["stage", "position", "id"], name="lead_board_order"),
+            # The wake job's query (`due_to_wake`): only snoozed leads are in it, so it stays tiny.
+            models.Index(
+                fields=["snoozed_until"], name="lead_snoozed_until", condition=Q(snoozed_until__isnull=False)
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(lead_score__lte=100), name="lead_score_0_100"),
         ]
@@ -212,6 +231,14 @@ class Lead(models.Model):
     @property
     def is_overdue(self) -> bool:
         return self.follow_up_at is not None and self.follow_up_at < timezone.now()
+
+    @property
+    def is_due_today(self) -> bool:
+        """In the current time zone (the user's, activated by crm.middleware), like `due_today_q`."""
+        if self.follow_up_at is None:
+            return False
+        start, end = local_day()
+        return start <= self.follow_up_at < end
 
 
 class Interaction(models.Model):
@@ -279,3 +306,168 @@ class ImportJob(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in {self.Status.DONE, self.Status.FAILED}
+
+
+class UserProfile(models.Model):
+    """What a user sets for themselves: for now their time zone (times are entered and shown in it)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    time_zone = models.CharField(max_length=64, blank=True, help_text="Empty: the site's TIME_ZONE.")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.time_zone or settings.TIME_ZONE}"
+
+
+def user_zone(user) -> ZoneInfo:
+    """The user's time zone, or the site's. Reads the profile through the cached relation when loaded."""
+    try:
+        name = user.profile.time_zone
+    except (AttributeError, UserProfile.DoesNotExist):
+        name = ""
+    try:
+        return ZoneInfo(name or settings.TIME_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(settings.TIME_ZONE)
+
+
+class FollowUpQuerySet(models.QuerySet):
+    """The follow-ups' vocabulary; `Lead.follow_up_at` is the earliest of a lead's `open()` ones."""
+
+    def open(self):
+        return self.filter(state=FollowUp.State.OPEN)
+
+    def past(self):
+        return self.exclude(state=FollowUp.State.OPEN)
+
+    def overdue(self, now: datetime | None = None):
+        return self.open().filter(due_at__lt=_now(now))
+
+    def due_today(self, now: datetime | None = None, tz=None):
+        start, end = local_day(now, tz)
+        return self.open().filter(due_at__gte=start, due_at__lt=end)
+
+    def needing_attention(self, now: datetime | None = None, tz=None):
+        """Overdue or due today: what the top bar counts and its list shows."""
+        _, end = local_day(now, tz)
+        return self.open().filter(due_at__lt=end)
+
+
+class FollowUp(models.Model):
+    """The next touch with a lead: when, what for, and the calendar invite that goes with it."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="follow_ups")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="follow_ups"
+    )
+    due_at = models.DateTimeField()
+    note = models.TextField(blank=True)
+    duration_minutes = models.PositiveIntegerField(default=30)
+    remind_minutes_before = models.PositiveIntegerField(default=15)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    # The invite's SEQUENCE: raised by every change a calendar must see (RFC 5546), so it replaces the old.
+    sequence = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+    objects = FollowUpQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [
+            # A lead's next open follow-up (kept in Lead.follow_up_at) and the top bar's count per owner.
+            models.Index(fields=["lead", "due_at"], name="follow_up_open_lead", condition=Q(state="open")),
+            models.Index(fields=["owner", "due_at"], name="follow_up_open_owner", condition=Q(state="open")),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(duration_minutes__gte=1), name="follow_up_duration_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"follow-up with {self.lead} at {self.due_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == self.State.OPEN
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_open and self.due_at < timezone.now()
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.due_at + timedelta(minutes=self.duration_minutes)
+
+    @property
+    def remind_at(self) -> datetime:
+        return self.due_at - timedelta(minutes=self.remind_minutes_before)
+
+
+class DeliveryQuerySet(models.QuerySet):
+    def due(self, now: datetime | None = None):
+        """Pending and due: never tried, a backoff over, or a claim whose lease ran out (its worker died)."""
+        return self.filter(state=Delivery.State.PENDING, attempt_at__lte=_now(now))
+
+
+class Delivery(models.Model):
+    """One email to send, claimed before it is sent so that it goes out once.
+
+    A row is `pending` until sent; `attempt_at` is when it may next be tried: its due time, then the end of a
+    claim's lease (so a worker that died mid-send lets it be retried), then a backoff after a failure. The
+    send job claims due rows with a conditional update and only then sends. One row per follow-up, kind and
+    sequence (a unique constraint): a rescheduled follow-up gets a new reminder, a retry never a second one.
+    """
+
+    class Kind(models.TextChoices):
+        REMINDER = "reminder", "Reminder"
+        UPDATE = "update", "Updated invite"
+        CANCEL = "cancel", "Cancellation"
+        WOKE = "woke", "Lead woke"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Not sent"
+        SUPERSEDED = "superseded", "Superseded"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="deliveries")
+    follow_up = models.ForeignKey(
+        FollowUp, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    sequence = models.PositiveIntegerField(default=0)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempt_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claim = models.CharField(max_length=32, blank=True)
+    error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = DeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # Exactly the send job's query: pending rows by attempt time. Sent rows (nearly all) stay out.
+            models.Index(fields=["attempt_at"], name="delivery_due", condition=Q(state="pending")),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["follow_up", "kind", "sequence"],
+                name="one_delivery_per_follow_up_kind_sequence",
+                condition=Q(follow_up__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.lead_id} ({self.state})"

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 from django.http import QueryDict
+from django.utils import timezone
 from django.utils.timesince import timesince
 
 from crm.models import Interaction, Lead, LeadSource, Stage
@@ -15,7 +16,17 @@ from crm.models import Interaction, Lead, LeadSource, Stage
 # What the board's filters test about a card, by the name a Lead has for it. A board socket gets these with
 # each frame and asks `BoardFilter.matches` about them, so no socket queries the database per frame; they
 # travel through the channel layer and are stored for catch-up, so they must be plain JSON values.
-CARD_FACTS = ("id", "owner_id", "source_id", "name", "company", "email")
+CARD_FACTS = (
+    "id",
+    "owner_id",
+    "source_id",
+    "name",
+    "company",
+    "email",
+    "is_snoozed",
+    "is_overdue",
+    "is_due_today",
+)
 
 
 def card_facts(lead: Lead) -> dict:
@@ -35,6 +46,10 @@ class BoardFilter:
     owner_id: int | None = None
     source_id: int | None = None
     text: str = ""
+    # Snoozed cards: True shows only them, False hides them (the board's default), None shows all (exports).
+    snoozed: bool | None = False
+    overdue: bool = False
+    due_today: bool = False  # "today" in the current time zone: the user's, on their requests
 
     @classmethod
     def from_request(cls, request) -> "BoardFilter":
@@ -49,6 +64,7 @@ class BoardFilter:
             owner_id=user.pk if mine else None,
             source_id=int(source) if source.isascii() and source.isdigit() and len(source) < 19 else None,
             text=query.get("q", "").strip()[:100],
+            **time_filters(query),
         )
 
     def apply(self, leads: QuerySet) -> QuerySet:
@@ -60,6 +76,16 @@ class BoardFilter:
             leads = leads.filter(
                 Q(name__icontains=self.text) | Q(company__icontains=self.text) | Q(email__icontains=self.text)
             )
+        return self.apply_time(leads)
+
+    def apply_time(self, leads: QuerySet) -> QuerySet:
+        now = timezone.now()
+        if self.snoozed is not None:
+            leads = leads.snoozed(now) if self.snoozed else leads.awake(now)
+        if self.overdue:
+            leads = leads.overdue(now)
+        if self.due_today:
+            leads = leads.due_today(now)
         return leads
 
     def matches(self, card) -> bool:
@@ -70,12 +96,28 @@ class BoardFilter:
             return False
         if self.text:
             text = self.text.lower()
-            return any(text in (value or "").lower() for value in (card.name, card.company, card.email))
-        return True
+            if not any(text in (value or "").lower() for value in (card.name, card.company, card.email)):
+                return False
+        if self.snoozed is not None and card.is_snoozed != self.snoozed:
+            return False
+        if self.overdue and not card.is_overdue:
+            return False
+        return not (self.due_today and not card.is_due_today)
 
     @property
     def active(self) -> bool:
-        return bool(self.owner_id or self.source_id or self.text)
+        return bool(
+            self.owner_id or self.source_id or self.text or self.snoozed or self.overdue or self.due_today
+        )
+
+
+def time_filters(params) -> dict:
+    """The board's time filters from a query string: ?snoozed=1, ?overdue=1, ?due=today."""
+    return {
+        "snoozed": params.get("snoozed") in {"1", "true", "on"},
+        "overdue": params.get("overdue") in {"1", "true", "on"},
+        "due_today": params.get("due") == "today",
+    }
 
 
 @dataclass
@@ -143,7 +185,12 @@ def describe_last_change(lead: Lead) -> str:
         return "it changed a moment ago"
     who = record.history_user.get_username() if record.history_user else "someone"
     what = record.history_change_reason or "changed"
-    it = " on it" if what.startswith("logged ") else " it"  # "logged a call" has its object already
+    # "logged a call", "scheduled a follow-up" have their object already
+    it = (
+        " on it"
+        if what.startswith(("logged ", "scheduled ", "rescheduled ", "edited a ", "completed ", "cancelled "))
+        else " it"
+    )
     where = f" to {lead.stage.name}" if what == "moved" else ""
     return f"{who} {what}{it}{where} {timesince(record.history_date)} ago"
 

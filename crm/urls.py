@@ -1,6 +1,6 @@
 from django.urls import path
 
-from crm import dashboard, import_views, views
+from crm import dashboard, follow_up_views, import_views, views
 
 urlpatterns = [
     path("leads/kanban/", views.board, name="board"),
@@ -13,6 +13,16 @@ urlpatterns = [
     path("leads/<int:pk>/", views.lead_detail, name="lead-detail"),
     path("leads/<int:pk>/move/", views.move, name="lead-move"),
     path("leads/<int:pk>/interactions/", views.interaction_create, name="interaction-create"),
+    path("leads/<int:pk>/snooze/", follow_up_views.snooze, name="lead-snooze"),
+    path("leads/<int:pk>/unsnooze/", follow_up_views.unsnooze, name="lead-unsnooze"),
+    path("leads/<int:pk>/follow-ups/", follow_up_views.follow_up_create, name="follow-up-create"),
+    path("follow-ups/", follow_up_views.due_list, name="follow-ups-due"),
+    path("follow-ups/count/", follow_up_views.due_count, name="follow-ups-count"),
+    path("follow-ups/<int:pk>/", follow_up_views.follow_up_edit, name="follow-up-edit"),
+    path("follow-ups/<int:pk>/complete/", follow_up_views.follow_up_complete, name="follow-up-complete"),
+    path("follow-ups/<int:pk>/cancel/", follow_up_views.follow_up_cancel, name="follow-up-cancel"),
+    path("follow-ups/<int:pk>/invite.ics", follow_up_views.follow_up_invite, name="follow-up-invite"),
+    path("account/time-zone/", follow_up_views.time_zone, name="time-zone"),
     path("dashboard-enhanced/", dashboard.dashboard, name="dashboard"),
     path("dashboard-enhanced/train/", dashboard.train, name="train-model"),
 ]

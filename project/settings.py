@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "crm.middleware.UserTimeZoneMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",  # last: it turns a locked-out login into the 429 page
 ]
@@ -179,7 +180,8 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 # mode's shared store: Redis when it is there (every web process sees them), else the database.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Loads the user with their profile (time zone) in the one query the session's user costs anyway.
+    "crm.auth.ProfileBackend",
 ]
 AXES_FAILURE_LIMIT = 10
 AXES_COOLOFF_TIME = timedelta(minutes=15)
@@ -235,6 +237,10 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "outbox"
+# Shorter than the reminder job's claim lease (crm.reminders.LEASE), so a hung server cannot outlast it.
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
+# Absolute links in emails and invites (and the invites' UID domain).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
 # --- Board tuning ---------------------------------------------------------------------------------
 BOARD_PAGE_SIZE = 50  # cards a column shows before "load more"

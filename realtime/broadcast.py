@@ -15,12 +15,13 @@ from types import SimpleNamespace
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.http import QueryDict
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from crm import events, queries, scoring
-from crm.models import Lead, Stage
+from crm import events, follow_up_queries, queries, scoring
+from crm.models import FollowUp, Lead, Stage, user_zone
 from crm.permissions import can_change, is_manager
 from realtime.models import BoardEvent, Presence
 
@@ -74,6 +75,24 @@ def _stages(event: events.StagesChanged) -> None:
 @handlers.on(events.TrainingUpdated)
 def _training(event: events.TrainingUpdated) -> None:
     send_training_status()
+
+
+@handlers.on(events.LeadSnoozed)
+def _snoozed(event: events.LeadSnoozed) -> None:
+    # The card carries its snoozed state: boards hiding snoozed cards drop it, and take it back on waking.
+    send_cards("snoozed" if event.until else "woke", [event.lead_id], None)
+
+
+@handlers.on(events.FollowUpChanged)
+def _follow_up(event: events.FollowUpChanged) -> None:
+    send_cards("follow-up", [event.lead_id], None)
+    if event.owner_id is not None:
+        send_due_count(event.owner_id)
+
+
+@handlers.on(events.ReminderDue)
+def _reminder_due(event: events.ReminderDue) -> None:
+    send_reminder_notice(event.owner_id, event.follow_up_id)
 
 
 # The task queue's business: nothing to show until their results are published as events of their own.
@@ -260,3 +279,30 @@ def _group_send(group: str, message: dict) -> None:
         asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).result(timeout=10)
         return
     async_to_sync(layer.group_send)(group, message)
+
+
+# --- One user's pages: reminders and the top bar's count ------------------------------------------
+
+
+def user_group(user_id: int) -> str:
+    return f"user-{user_id}"
+
+
+def send_due_count(user_id: int) -> None:
+    user = get_user_model().objects.select_related("profile").filter(pk=user_id).first()
+    if user is None:
+        return
+    html = render_to_string("crm/partials/due_count.html", {"due_count": follow_up_queries.due_count(user)})
+    _group_send(user_group(user_id), {"type": "user.fragment", "html": html})
+
+
+def send_reminder_notice(user_id: int, follow_up_id: int) -> None:
+    follow_up = FollowUp.objects.select_related("lead", "owner__profile").filter(pk=follow_up_id).first()
+    if follow_up is None or follow_up.owner is None:
+        return
+    with timezone.override(user_zone(follow_up.owner)):
+        html = render_to_string(
+            "crm/partials/reminder_notice.html",
+            {"follow_up": follow_up, "due_count": follow_up_queries.due_count(follow_up.owner)},
+        )
+    _group_send(user_group(user_id), {"type": "user.fragment", "html": html})

@@ -151,3 +151,24 @@ class DashboardConsumer(AsyncWebsocketConsumer):
 
     async def dashboard_fragment(self, message: dict) -> None:
         await self.send(text_data=message["html"])
+
+
+class UserConsumer(AsyncWebsocketConsumer):
+    """Every page of a logged-in user: their reminders as they fall due and their count of due follow-ups."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.group = broadcast.user_group(user.pk)
+        broadcast.server_loop.remember(asyncio.get_running_loop())
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def user_fragment(self, message: dict) -> None:
+        await self.send(text_data=message["html"])

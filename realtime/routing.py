@@ -1,8 +1,9 @@
 from django.urls import path
 
-from realtime.consumers import BoardConsumer, DashboardConsumer
+from realtime.consumers import BoardConsumer, DashboardConsumer, UserConsumer
 
 websocket_urlpatterns = [
     path("ws/board/", BoardConsumer.as_asgi()),
     path("ws/dashboard/", DashboardConsumer.as_asgi()),
+    path("ws/me/", UserConsumer.as_asgi()),
 ]

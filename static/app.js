@@ -30,6 +30,12 @@
     const xhr = e.detail.xhr;
     notice(xhr.responseText && xhr.responseText.length < 300 ? xhr.responseText : `Request failed (${xhr.status}).`, "error");
   });
+  // Forms marked data-errors="notice" keep what the user typed: a 400 shows its message instead of swapping.
+  document.addEventListener("htmx:beforeSwap", (e) => {
+    if (e.detail.xhr.status !== 400 || !e.detail.elt.closest("[data-errors=notice]")) return;
+    e.detail.shouldSwap = false;
+    e.detail.isError = true; // the dialog stays open; htmx:responseError shows the message
+  });
   document.addEventListener("htmx:sendError", () => notice("Could not reach the server. Nothing was saved.", "error"));
 
   // The dialog opens when a form meant for it arrives, and closes on cancel or when its form succeeds.

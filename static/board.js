@@ -49,7 +49,11 @@
   // `hidden` is the server's word that the board's filters hide it.
   function prepareCard(card, own, hidden) {
     const existing = document.getElementById(card.id);
-    if (existing && (own ? version(card) < version(existing) : version(card) <= version(existing))) return false;
+    if (existing && (own ? version(card) < version(existing) : version(card) <= version(existing))) {
+      // The very card shown, now hidden here (say, snoozed from this board, its own answer swapped in first).
+      if (hidden && version(card) === version(existing)) existing.remove();
+      return false;
+    }
     if (hidden || !place(card, existing)) {
       if (existing) existing.remove();
       return false;

@@ -12,6 +12,9 @@ from realtime import broadcast
 from tests.datasets import BANK_CSV
 from tests.factories import SourceFactory, UserFactory, manager_user, pipeline_stages
 
+# Sockets as a browser opens them, for every test that listens to the live layer (board, dashboard, user).
+pytest_plugins = ["tests.sockets"]
+
 
 @pytest.fixture(scope="session")
 def bank_csv():

@@ -4,7 +4,7 @@ import dramatiq
 from django.core.cache import cache
 from django.db import transaction
 
-from crm import importing, scoring
+from crm import follow_ups, importing, reminders, scoring
 from workers.models import ScoreRequest
 
 MINUTE_MS = 60 * 1000
@@ -44,3 +44,15 @@ def import_leads_job(job_id: int) -> None:
 def reclaim_imports() -> None:
     """Imports whose worker died: queued again once, then failed with a message, never left importing."""
     importing.reclaim_stalled_jobs()
+
+
+# The per-minute jobs. Claims in the database make them safe to run twice at once, to retry, or to rerun
+# after a worker died (see crm.reminders), so a retry is harmless; a run longer than a minute is cut off.
+@dramatiq.actor(max_retries=3, time_limit=MINUTE_MS, min_backoff=5000)
+def wake_snoozed() -> None:
+    follow_ups.wake_snoozed()
+
+
+@dramatiq.actor(max_retries=3, time_limit=5 * MINUTE_MS, min_backoff=5000)
+def send_reminders() -> None:
+    reminders.send_due()

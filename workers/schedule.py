@@ -1,7 +1,8 @@
 """The periodic table: which actor runs how often. One scheduler process enqueues them (embedded: a thread).
 
 Run exactly one scheduler (`python manage.py run_scheduler`) in production; actors are idempotent, so a
-duplicate tick after a restart is harmless.
+duplicate tick after a restart, or a second scheduler started by mistake, is harmless (the reminder and wake
+jobs claim their work in the database). `python manage.py run_job NAME` runs one of them now.
 """
 
 import logging
@@ -17,6 +18,8 @@ log = logging.getLogger(__name__)
 SCHEDULE: list[tuple[str, timedelta]] = [
     ("rescore_open_leads", timedelta(days=1)),
     ("score_pending", timedelta(minutes=5)),  # a safety net: requests left by a crashed worker
+    ("wake_snoozed", timedelta(minutes=1)),
+    ("send_reminders", timedelta(minutes=1)),
     ("reclaim_imports", timedelta(minutes=1)),
 ]
 

@@ -32,6 +32,8 @@ def _import_requested(event: events.ImportRequested) -> None:
 
 # Results of background work itself (rescoring them again would loop) and board-only bookkeeping.
 handlers.ignore(events.ScoresChanged, events.TrainingUpdated, events.ColumnRebalanced, events.StagesChanged)
+# Snoozes and follow-ups change no score; their emails are planned as rows the periodic jobs send.
+handlers.ignore(events.LeadSnoozed, events.FollowUpChanged, events.ReminderDue)
 
 
 def request_scores(lead_ids: list[int]) -> None:

@@ -100,3 +100,29 @@ def test_outside_development_the_team_gets_generated_passwords(db, settings):
 def test_the_demo_agents_are_not_staff(db, username):
     seed("--leads", "1")
     assert not User.objects.get(username=username).is_staff
+
+
+def test_seed_demo_gives_every_user_an_email_address_for_reminders(db):
+    seed("--leads", "4")
+    assert sorted(User.objects.values_list("email", flat=True)) == [
+        "alice@example.com",
+        "bob@example.com",
+        "carol@example.com",
+        "manager@example.com",
+    ]
+
+
+def test_seed_demo_shows_an_overdue_a_due_today_and_a_later_follow_up_and_a_snoozed_lead(db):
+    from django.utils import timezone
+
+    from crm.models import FollowUp
+
+    seed("--leads", "60")
+    now = timezone.now()
+    alice = User.objects.get(username="alice")
+    mine = FollowUp.objects.filter(owner=alice).open()
+    assert mine.overdue(now).exists() and mine.due_today(now).filter(due_at__gt=now).exists()
+    assert mine.exclude(due_at__lt=now).exclude(pk__in=mine.due_today(now)).exists()
+    assert Lead.objects.snoozed(now).filter(owner=alice).count() == 1
+    for lead in Lead.objects.exclude(follow_up_at=None):  # kept by the services, never by hand
+        assert lead.follow_up_at == lead.follow_ups.open().order_by("due_at").first().due_at

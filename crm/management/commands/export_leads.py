@@ -1,5 +1,7 @@
 """Export leads as CSV to stdout: the file `import_leads` reads back."""
 
+import dataclasses
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -20,6 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, owner: str | None, source: str | None, q: str, **options):
         board_filter = BoardFilter(owner_id=self._owner_id(owner), source_id=self._source_id(source), text=q)
+        board_filter = dataclasses.replace(board_filter, snoozed=None)  # every lead, snoozed or not
         # Every CSV line ends in a newline, so the wrapper adds nothing to it.
         count = exporting.write_csv(board_filter.apply(Lead.objects.all()), self.stdout)
         if options["verbosity"] > 1:

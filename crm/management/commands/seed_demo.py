@@ -9,10 +9,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
+from django.db.models import F
 from django.utils import timezone
 
-from crm import events, scoring, services
-from crm.models import AGENTS_GROUP, MANAGERS_GROUP, Interaction, Lead, Stage
+from crm import events, follow_ups, scoring, services
+from crm.models import AGENTS_GROUP, MANAGERS_GROUP, Delivery, FollowUp, Interaction, Lead, Stage, local_day
 
 STAGES = [
     ("New", "new", "open", None),
@@ -23,6 +24,7 @@ STAGES = [
     ("Won", "won", "won", None),
     ("Lost", "lost", "lost", None),
 ]
+FOLLOW_UP_NOTES = ["Call back", "Send pricing", "Check in after the demo", "Ask for references", ""]
 SOURCES = ["Website", "Referral", "Trade show", "Cold call", "LinkedIn", "Partner"]
 TEAM = [
     ("manager", "Morgan", "Lee", MANAGERS_GROUP),
@@ -113,6 +115,7 @@ class Command(BaseCommand):
         with events.muted():  # nobody watches a board being seeded; scores are computed once below
             for i in range(leads):
                 self.make_lead(rng, i, agents, users[0], stages, sources, now)
+            self.make_agenda(agents, now)
         scoring.rescore()
         if scoring.should_train():
             scoring.train()
@@ -130,6 +133,9 @@ class Command(BaseCommand):
                 username=username,
                 defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"},
             )
+            if not user.email:  # a team seeded before reminders existed
+                user.email = f"{username}@example.com"
+                user.save(update_fields=["email"])
             if created:
                 if password is None:
                     generated = secrets.token_urlsafe(12)
@@ -140,6 +146,35 @@ class Command(BaseCommand):
             user.groups.add(Group.objects.get_or_create(name=group)[0])
             users.append(user)
         return users
+
+    def follow_up(self, lead: Lead, actor, due, note: str, now) -> FollowUp:
+        """Schedule as if it had been planned the day before; reminders of the past count as sent."""
+        follow_up = follow_ups.schedule_follow_up(
+            lead.pk, actor=actor, due_at=due, note=note, now=min(now, due - timedelta(days=1))
+        )
+        follow_up.deliveries.filter(attempt_at__lt=now).update(
+            state=Delivery.State.SENT, sent_at=F("attempt_at")
+        )
+        return follow_up
+
+    def make_agenda(self, agents: list, now) -> None:
+        """Each agent: one overdue follow-up, one due today (its reminder within minutes), one later; and the
+        first agent has a snoozed lead, so the demo shows all of it."""
+        _, end_of_today = local_day(now)
+        for agent in agents:
+            leads = list(Lead.objects.open().awake(now).filter(owner=agent).order_by("pk")[:4])
+            plan = [
+                (now - timedelta(days=1, hours=2), "Call back about the proposal"),
+                (min(now + timedelta(minutes=20), end_of_today - timedelta(minutes=1)), "Confirm the demo"),
+                (now + timedelta(days=3), "Send the contract draft"),
+            ]
+            for lead, (due, note) in zip(leads, plan, strict=False):
+                self.follow_up(lead, agent, due, note, now)
+            if agent == agents[0] and len(leads) == 4:
+                until = follow_ups.preset_moment("monday", now, timezone.get_current_timezone())
+                follow_ups.snooze_lead(
+                    leads[3].pk, actor=agent, until=until, reason="Back from leave on Monday"
+                )
 
     def make_stages(self) -> dict[str, Stage]:
         stages = {}
@@ -176,13 +211,8 @@ class Command(BaseCommand):
                 occurred_at=created + timedelta(days=rng.uniform(0, max((now - created).days, 1))),
             )
         if rng.random() < 0.25:
-            lead.refresh_from_db()
-            services.update_lead(
-                lead.pk,
-                actor=actor,
-                version=lead.version,
-                changes={"follow_up_at": now + timedelta(days=rng.randint(-5, 10))},
-            )
+            due = now + timedelta(days=rng.randint(-5, 10), hours=rng.randint(1, 8))
+            self.follow_up(lead, actor, due, rng.choice(FOLLOW_UP_NOTES), now)
         target = rng.choices(list(stages), weights=[4, 4, 3, 3, 2, 4, 4])[0]
         if target in {"won", "lost"}:
             # Engaged leads from warm sources win more often, so there is something real to learn.
