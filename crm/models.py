@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -42,6 +42,13 @@ CLOSED_KINDS = (Stage.Kind.WON, Stage.Kind.LOST)
 
 class LeadSource(models.Model):
     name = models.CharField(max_length=80, unique=True)
+    # What a manager edits about a source (in the admin): what it costs and whether it is still in use.
+    monthly_cost = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, help_text="What the source costs a month."
+    )
+    active = models.BooleanField(
+        default=True, help_text="Still bringing leads in; only active sources get advice."
+    )
 
     class Meta:
         ordering = ["name"]
@@ -80,16 +87,16 @@ class LeadQuerySet(models.QuerySet):
 
     # --- by stage kind -----------------------------------------------------------------------------
     def open(self):
-        return self.filter(stage__kind=Stage.Kind.OPEN)
+        return self.filter(open_q())
 
     def closed(self):
-        return self.filter(stage__kind__in=CLOSED_KINDS)
+        return self.filter(closed_q())
 
     def won(self):
-        return self.filter(stage__kind=Stage.Kind.WON)
+        return self.filter(won_q())
 
     def lost(self):
-        return self.filter(stage__kind=Stage.Kind.LOST)
+        return self.filter(lost_q())
 
     # --- time-based rules ---------------------------------------------------------------------------
     def snoozed(self, now: datetime | None = None):
@@ -104,6 +111,12 @@ class LeadQuerySet(models.QuerySet):
     def due_today(self, now: datetime | None = None, tz=None):
         return self.filter(due_today_q(now, tz))
 
+    def untouched(self, since: datetime):
+        return self.filter(untouched_q(since))
+
+    def created_between(self, start: datetime | None, end: datetime | None):
+        return self.filter(created_between_q(start, end))
+
     # --- the board's order --------------------------------------------------------------------------
     def board_order(self):
         return self.order_by("position", "id")
@@ -114,6 +127,22 @@ class LeadQuerySet(models.QuerySet):
 
     def before(self, position: int, pk: int):
         return self.filter(Q(position__lt=position) | Q(position=position, pk__lt=pk))
+
+
+def open_q() -> Q:
+    return Q(stage__kind=Stage.Kind.OPEN)
+
+
+def closed_q() -> Q:
+    return Q(stage__kind__in=CLOSED_KINDS)
+
+
+def won_q() -> Q:
+    return Q(stage__kind=Stage.Kind.WON)
+
+
+def lost_q() -> Q:
+    return Q(stage__kind=Stage.Kind.LOST)
 
 
 def snoozed_q(now: datetime | None = None) -> Q:
@@ -130,6 +159,23 @@ def due_today_q(now: datetime | None = None, tz=None) -> Q:
     """Due today: the next open follow-up falls on today in `tz` (the user's zone), earlier today included."""
     start, end = local_day(now, tz)
     return Q(follow_up_at__gte=start, follow_up_at__lt=end)
+
+
+def untouched_q(since: datetime) -> Q:
+    """Untouched since `since`: older than that, and no interaction logged after it (read from the
+    interactions themselves: leads loaded in bulk do not keep `last_interaction_at`)."""
+    recent = Interaction.objects.filter(lead=OuterRef("pk"), occurred_at__gte=since)
+    return Q(created_at__lt=since) & ~Exists(recent)
+
+
+def created_between_q(start: datetime | None, end: datetime | None) -> Q:
+    """Created in [start, end); None leaves that side open (an analytics period)."""
+    q = Q()
+    if start is not None:
+        q &= Q(created_at__gte=start)
+    if end is not None:
+        q &= Q(created_at__lt=end)
+    return q
 
 
 class Lead(models.Model):
@@ -188,7 +234,10 @@ class Lead(models.Model):
 
     class Meta:
         ordering = ["stage__order", "position", "id"]
-        indexes = [models.Index(fields=["stage", "position", "id"], name="lead_board_order")]
+        indexes = [
+            models.Index(fields=["stage", "position", "id"], name="lead_board_order"),
+            models.Index(fields=["created_at"], name="lead_created_at"),  # analytics periods
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(lead_score__lte=100), name="lead_score_0_100"),
         ]
@@ -273,3 +322,26 @@ class ImportJob(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in {self.Status.DONE, self.Status.FAILED}
+
+
+class AgentPerformance(models.Model):
+    """An agent's figures (crm.analytics definitions, over the performance page's default period) as of an
+    hour: one row per agent and hour, rewritten by a rerun for the same hour, kept for 400 days."""
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="performance")
+    hour = models.DateTimeField(help_text="The hour (start, UTC) the figures stand as of.")
+    assigned = models.PositiveIntegerField(default=0)
+    contacted = models.PositiveIntegerField(default=0)
+    won = models.PositiveIntegerField(default=0)
+    lost = models.PositiveIntegerField(default=0)
+    median_hours_to_first_contact = models.FloatField(null=True, blank=True)
+    interactions_per_lead = models.FloatField(null=True, blank=True)
+    overdue = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["hour", "agent_id"]
+        constraints = [models.UniqueConstraint(fields=["agent", "hour"], name="agent_performance_hour")]
+        indexes = [models.Index(fields=["hour"], name="agent_performance_by_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.agent} at {self.hour:%Y-%m-%d %H:00}"
