@@ -4,7 +4,7 @@ import dramatiq
 from django.core.cache import cache
 from django.db import transaction
 
-from crm import importing, scoring
+from crm import importing, scoring, snapshots
 from workers.models import ScoreRequest
 
 MINUTE_MS = 60 * 1000
@@ -38,3 +38,9 @@ def train_model() -> None:
 @dramatiq.actor(max_retries=0, time_limit=10 * MINUTE_MS)
 def import_leads_job(job_id: int) -> None:
     importing.run_job(job_id)
+
+
+@dramatiq.actor(max_retries=3, time_limit=10 * MINUTE_MS)
+def refresh_agent_performance() -> None:
+    """This hour's AgentPerformance rows; a rerun in the same hour overwrites them."""
+    snapshots.record_agent_performance()

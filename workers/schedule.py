@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 SCHEDULE: list[tuple[str, timedelta]] = [
     ("rescore_open_leads", timedelta(days=1)),
     ("score_pending", timedelta(minutes=5)),  # a safety net: requests left by a crashed worker
+    ("refresh_agent_performance", timedelta(hours=1)),
 ]
 
 
