@@ -29,6 +29,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Value,
     Window,
 )
 from django.db.models.functions import RowNumber, TruncDate, TruncMonth
@@ -182,19 +183,27 @@ def two_proportion_p_value(k1: int, n1: int, k2: int, n2: int) -> float | None:
     return math.erfc(abs(z) / math.sqrt(2))
 
 
-def _medians(rows: QuerySet, key: str, value) -> dict:
-    """The median of `value` per `key`, in SQL: rank each group's rows and keep the one or two middle ones,
-    so at most two rows per group leave the database whatever the data's size."""
+def _medians(rows: QuerySet, key: str, value, **totals) -> dict:
+    """{group: (median of `value`, {name: total})} per `key`, in SQL: rank each group's rows and keep the one
+    or two middle ones, so at most two rows per group leave the database whatever the data's size.
+
+    `totals` are expressions summed over each group in the same pass (window sums ride on the middle rows).
+    """
+    windows = {
+        f"_t_{name}": Window(Sum(expression), partition_by=[F(key)]) for name, expression in totals.items()
+    }
     ranked = rows.order_by().annotate(
         _v=value,
         _rank=Window(RowNumber(), partition_by=[F(key)], order_by=[F("_v").asc(), F("pk").asc()]),
         _n=Window(Count("pk"), partition_by=[F(key)]),
+        **windows,
     )
     middle = ranked.filter(Q(_rank=(F("_n") + 1) / 2) | Q(_rank=(F("_n") + 2) / 2))
-    found = defaultdict(list)
-    for group, v in middle.values_list(key, "_v"):
-        found[group].append(v)
-    return {group: sum(values, type(values[0])(0)) / len(values) for group, values in found.items()}
+    found: dict = {}
+    for group, v, *sums in middle.values_list(key, "_v", *windows):
+        values, _ = found.setdefault(group, ([], dict(zip(totals, sums, strict=True))))
+        values.append(v)
+    return {group: (sum(vs, type(vs[0])(0)) / len(vs), sums) for group, (vs, sums) in found.items()}
 
 
 def _duration(later: str, earlier: str) -> ExpressionWrapper:
@@ -237,7 +246,7 @@ class AgentRow:
 def agent_rows(period: Period, agent_id: int | None = None, now: datetime | None = None) -> list[AgentRow]:
     """One row per agent (every active agent, and anyone else owning leads in the period), by username.
 
-    Five queries whatever the data: leads, interactions and first contacts grouped by owner, overdue, users.
+    Four queries whatever the data: leads by owner, first contacts by owner, overdue by owner, the users.
     Leads nobody owns have no agent and no row.
     """
     now = now or timezone.now()
@@ -250,17 +259,20 @@ def agent_rows(period: Period, agent_id: int | None = None, now: datetime | None
         .values("owner_id")
         .annotate(assigned=Count("pk"), won=Count("pk", filter=won_q()), lost=Count("pk", filter=lost_q()))
     }
-    touched = {
-        row["lead__owner_id"]: row
-        for row in Interaction.objects.filter(lead__in=leads.values("pk"))
-        .order_by()
-        .values("lead__owner_id")
-        .annotate(interactions=Count("pk"), contacted=Count("lead_id", distinct=True))
-    }
-    first_contact = Interaction.objects.filter(lead=OuterRef("pk")).order_by().values("lead")
-    first_contact = first_contact.annotate(first=Min("occurred_at")).values("first")
-    contacted = leads.annotate(first_contact=Subquery(first_contact)).filter(first_contact__isnull=False)
-    medians = _medians(contacted, "owner_id", _duration("first_contact", "created_at"))
+    # Per lead, its first interaction and how many it had (two probes of the (lead, time) index); per owner,
+    # the median delay to that first contact, with the contacted leads and their interactions summed along.
+    interactions = Interaction.objects.filter(lead=OuterRef("pk")).order_by().values("lead")
+    contacted = leads.annotate(
+        first_contact=Subquery(interactions.annotate(first=Min("occurred_at")).values("first")),
+        interaction_count_=Subquery(interactions.annotate(n=Count("pk")).values("n")),
+    ).filter(first_contact__isnull=False)
+    medians = _medians(
+        contacted,
+        "owner_id",
+        _duration("first_contact", "created_at"),
+        contacted=Value(1),
+        interactions=F("interaction_count_"),
+    )
     overdue_leads = Lead.objects.overdue(now).filter(owner__isnull=False)
     if agent_id is not None:
         overdue_leads = overdue_leads.filter(owner_id=agent_id)
@@ -277,9 +289,8 @@ def agent_rows(period: Period, agent_id: int | None = None, now: datetime | None
         row.assigned = counts.get(user.pk, {}).get("assigned", 0)
         row.won = counts.get(user.pk, {}).get("won", 0)
         row.lost = counts.get(user.pk, {}).get("lost", 0)
-        row.interactions = touched.get(user.pk, {}).get("interactions", 0)
-        row.contacted = touched.get(user.pk, {}).get("contacted", 0)
-        median = medians.get(user.pk)
+        median, sums = medians.get(user.pk, (None, {}))
+        row.contacted, row.interactions = sums.get("contacted", 0), sums.get("interactions", 0)
         row.median_hours_to_first_contact = None if median is None else median.total_seconds() / 3600
         row.overdue = overdue.get(user.pk, 0)
         rows.append(row)
@@ -421,7 +432,7 @@ def source_report(period: Period, with_months: bool = True) -> SourceReport:
         found = grouped.get(row.source_id, {})
         row.leads, row.won, row.lost = found.get("leads", 0), found.get("won", 0), found.get("lost", 0)
         row.avg_open_score = found.get("avg_open_score")
-        median = to_won.get(row.source_id)
+        median, _ = to_won.get(row.source_id, (None, None))
         row.median_days_to_won = None if median is None else median.total_seconds() / 86400
         if row.monthly_cost is not None:
             row.cost = (row.monthly_cost * Decimal(str(round(months, 4)))).quantize(Decimal("0.01"))
@@ -521,7 +532,7 @@ def dashboard(now: datetime | None = None) -> Dashboard:
         Lead.objects.order_by()
         .values("stage_id", "owner_id")
         .annotate(
-            n=Count("pk"), value=Sum("expected_value"), scored=Count("lead_score"), score=Sum("lead_score")
+            n=Count("*"), value=Sum("expected_value"), scored=Count("lead_score"), score=Sum("lead_score")
         )
     ):
         by_stage[row["stage_id"]] += row["n"]
