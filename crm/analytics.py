@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import (
     Avg,
     Count,
@@ -24,18 +25,25 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Min,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
-    Value,
     Window,
 )
 from django.db.models.functions import RowNumber, TruncDate, TruncMonth
 from django.utils import timezone
 
-from crm.models import AGENTS_GROUP, Interaction, Lead, LeadSource, Stage, lost_q, open_q, won_q
+from crm.models import (
+    AGENTS_GROUP,
+    Interaction,
+    Lead,
+    LeadSource,
+    Stage,
+    created_between_q,
+    lost_q,
+    open_q,
+    won_q,
+)
 
 # --- Periods ----------------------------------------------------------------------------------------
 
@@ -76,6 +84,9 @@ class Period:
 
     def leads(self) -> QuerySet:
         return Lead.objects.created_between(*self.bounds())
+
+    def lead_q(self, prefix: str = "") -> Q:
+        return created_between_q(*self.bounds(), prefix=prefix)
 
     def months(self, first_lead: date | None = None) -> list[date]:
         """The first day of each month the period touches (all time: from the first lead's month)."""
@@ -183,27 +194,48 @@ def two_proportion_p_value(k1: int, n1: int, k2: int, n2: int) -> float | None:
     return math.erfc(abs(z) / math.sqrt(2))
 
 
-def _medians(rows: QuerySet, key: str, value, **totals) -> dict:
-    """{group: (median of `value`, {name: total})} per `key`, in SQL: rank each group's rows and keep the one
-    or two middle ones, so at most two rows per group leave the database whatever the data's size.
-
-    `totals` are expressions summed over each group in the same pass (window sums ride on the middle rows).
-    """
-    windows = {
-        f"_t_{name}": Window(Sum(expression), partition_by=[F(key)]) for name, expression in totals.items()
-    }
+def _medians(rows: QuerySet, key: str, value, tiebreak: str = "pk") -> dict:
+    """{group: (median of `value`, rows in the group)} per `key`, in SQL: rank each group's rows and keep
+    the one or two middle ones, so at most two rows per group leave the database whatever the data's size."""
     ranked = rows.order_by().annotate(
         _v=value,
-        _rank=Window(RowNumber(), partition_by=[F(key)], order_by=[F("_v").asc(), F("pk").asc()]),
-        _n=Window(Count("pk"), partition_by=[F(key)]),
-        **windows,
+        _rank=Window(RowNumber(), partition_by=[F(key)], order_by=[F("_v").asc(), F(tiebreak).asc()]),
+        _n=Window(Count("*"), partition_by=[F(key)]),
     )
     middle = ranked.filter(Q(_rank=(F("_n") + 1) / 2) | Q(_rank=(F("_n") + 2) / 2))
     found: dict = {}
-    for group, v, *sums in middle.values_list(key, "_v", *windows):
-        values, _ = found.setdefault(group, ([], dict(zip(totals, sums, strict=True))))
-        values.append(v)
-    return {group: (sum(vs, type(vs[0])(0)) / len(vs), sums) for group, (vs, sums) in found.items()}
+    for group, v, n in middle.values_list(key, "_v", "_n"):
+        found.setdefault(group, ([], n))[0].append(v)
+    return {group: (sum(vs, type(vs[0])(0)) / len(vs), n) for group, (vs, n) in found.items()}
+
+
+# Seconds between two timestamps in SQL, per database: the one thing the ORM cannot say over a grouped row.
+SECONDS_BETWEEN = {
+    "postgresql": "EXTRACT(EPOCH FROM ({later} - {earlier}))",
+    "sqlite": "((julianday({later}) - julianday({earlier})) * 86400.0)",
+}
+
+
+def _median_first_contact(per_lead: QuerySet) -> dict:
+    """{owner: (median seconds from creation to first contact, contacted leads)} from `per_lead` rows (lead,
+    owner, created, first contact): ranked per owner in SQL around the grouped query, so the database reads
+    each lead's interactions once and returns at most two rows per owner."""
+    sql, params = per_lead.query.sql_with_params()
+    delay = SECONDS_BETWEEN[connection.vendor].format(later="t.first_contact", earlier="t.created")
+    ranked = f"""
+        SELECT owner, delay, ROW_NUMBER() OVER (PARTITION BY owner ORDER BY delay, lead_id) AS rank_,
+               COUNT(*) OVER (PARTITION BY owner) AS n_
+        FROM (SELECT t.lead_id, t.owner, {delay} AS delay FROM ({sql}) AS t) AS d
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT owner, delay, n_ FROM ({ranked}) AS r WHERE rank_ IN ((n_ + 1) / 2, (n_ + 2) / 2)",
+            params,
+        )
+        found: dict = {}
+        for owner, delay, n in cursor.fetchall():
+            found.setdefault(owner, ([], n))[0].append(round(float(delay), 3))  # julianday: to the ms
+    return {owner: (sum(delays) / len(delays), n) for owner, (delays, n) in found.items()}
 
 
 def _duration(later: str, earlier: str) -> ExpressionWrapper:
@@ -246,7 +278,7 @@ class AgentRow:
 def agent_rows(period: Period, agent_id: int | None = None, now: datetime | None = None) -> list[AgentRow]:
     """One row per agent (every active agent, and anyone else owning leads in the period), by username.
 
-    Four queries whatever the data: leads by owner, first contacts by owner, overdue by owner, the users.
+    Five queries whatever the data: leads, first contacts, interactions and overdue by owner; the users.
     Leads nobody owns have no agent and no row.
     """
     now = now or timezone.now()
@@ -259,20 +291,19 @@ def agent_rows(period: Period, agent_id: int | None = None, now: datetime | None
         .values("owner_id")
         .annotate(assigned=Count("pk"), won=Count("pk", filter=won_q()), lost=Count("pk", filter=lost_q()))
     }
-    # Per lead, its first interaction and how many it had (two probes of the (lead, time) index); per owner,
-    # the median delay to that first contact, with the contacted leads and their interactions summed along.
-    interactions = Interaction.objects.filter(lead=OuterRef("pk")).order_by().values("lead")
-    contacted = leads.annotate(
-        first_contact=Subquery(interactions.annotate(first=Min("occurred_at")).values("first")),
-        interaction_count_=Subquery(interactions.annotate(n=Count("pk")).values("n")),
-    ).filter(first_contact__isnull=False)
-    medians = _medians(
-        contacted,
-        "owner_id",
-        _duration("first_contact", "created_at"),
-        contacted=Value(1),
-        interactions=F("interaction_count_"),
+    # Per lead, its first interaction (one pass over the leads' interactions, grouped by lead); per owner,
+    # the median delay to it, and how many leads had one (contacted); then the interactions per owner.
+    interactions = Interaction.objects.filter(period.lead_q("lead__"), lead__owner__isnull=False)
+    if agent_id is not None:
+        interactions = interactions.filter(lead__owner_id=agent_id)
+    per_lead = (
+        interactions.order_by()
+        .annotate(owner=F("lead__owner_id"), created=F("lead__created_at"))
+        .values("lead_id", "owner", "created")
+        .annotate(first_contact=Min("occurred_at"))
     )
+    first_contacts = _median_first_contact(per_lead)
+    logged = dict(interactions.order_by().values_list("lead__owner_id").annotate(n=Count("*")))
     overdue_leads = Lead.objects.overdue(now).filter(owner__isnull=False)
     if agent_id is not None:
         overdue_leads = overdue_leads.filter(owner_id=agent_id)
@@ -289,9 +320,9 @@ def agent_rows(period: Period, agent_id: int | None = None, now: datetime | None
         row.assigned = counts.get(user.pk, {}).get("assigned", 0)
         row.won = counts.get(user.pk, {}).get("won", 0)
         row.lost = counts.get(user.pk, {}).get("lost", 0)
-        median, sums = medians.get(user.pk, (None, {}))
-        row.contacted, row.interactions = sums.get("contacted", 0), sums.get("interactions", 0)
-        row.median_hours_to_first_contact = None if median is None else median.total_seconds() / 3600
+        median, row.contacted = first_contacts.get(user.pk, (None, 0))
+        row.interactions = logged.get(user.pk, 0)
+        row.median_hours_to_first_contact = None if median is None else median / 3600
         row.overdue = overdue.get(user.pk, 0)
         rows.append(row)
     return rows

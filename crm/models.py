@@ -168,13 +168,14 @@ def untouched_q(since: datetime) -> Q:
     return Q(created_at__lt=since) & ~Exists(recent)
 
 
-def created_between_q(start: datetime | None, end: datetime | None) -> Q:
-    """Created in [start, end); None leaves that side open (an analytics period)."""
+def created_between_q(start: datetime | None, end: datetime | None, prefix: str = "") -> Q:
+    """Created in [start, end); None leaves that side open (an analytics period). `prefix` ("lead__") applies
+    it from a related model."""
     q = Q()
     if start is not None:
-        q &= Q(created_at__gte=start)
+        q &= Q(**{f"{prefix}created_at__gte": start})
     if end is not None:
-        q &= Q(created_at__lt=end)
+        q &= Q(**{f"{prefix}created_at__lt": end})
     return q
 
 
