@@ -216,26 +216,28 @@ SECONDS_BETWEEN = {
 }
 
 
-def _median_first_contact(per_lead: QuerySet) -> dict:
-    """{owner: (median seconds from creation to first contact, contacted leads)} from `per_lead` rows (lead,
-    owner, created, first contact): ranked per owner in SQL around the grouped query, so the database reads
-    each lead's interactions once and returns at most two rows per owner."""
+def _first_contacts(per_lead: QuerySet) -> dict:
+    """{owner: (median seconds from creation to first contact, contacted leads, interactions)} from
+    `per_lead` rows (lead, owner, created, first contact, interactions): ranked and summed per owner in SQL
+    around the grouped query, so the database reads each lead's interactions once and returns at most two
+    rows per owner."""
     sql, params = per_lead.query.sql_with_params()
     delay = SECONDS_BETWEEN[connection.vendor].format(later="t.first_contact", earlier="t.created")
     ranked = f"""
         SELECT owner, delay, ROW_NUMBER() OVER (PARTITION BY owner ORDER BY delay, lead_id) AS rank_,
-               COUNT(*) OVER (PARTITION BY owner) AS n_
-        FROM (SELECT t.lead_id, t.owner, {delay} AS delay FROM ({sql}) AS t) AS d
+               COUNT(*) OVER (PARTITION BY owner) AS n_, SUM(logged) OVER (PARTITION BY owner) AS logged_
+        FROM (SELECT t.lead_id, t.owner, t.logged, {delay} AS delay FROM ({sql}) AS t) AS d
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT owner, delay, n_ FROM ({ranked}) AS r WHERE rank_ IN ((n_ + 1) / 2, (n_ + 2) / 2)",
+            f"SELECT owner, delay, n_, logged_ FROM ({ranked}) AS r"
+            " WHERE rank_ IN ((n_ + 1) / 2, (n_ + 2) / 2)",
             params,
         )
         found: dict = {}
-        for owner, delay, n in cursor.fetchall():
-            found.setdefault(owner, ([], n))[0].append(round(float(delay), 3))  # julianday: to the ms
-    return {owner: (sum(delays) / len(delays), n) for owner, (delays, n) in found.items()}
+        for owner, delay, n, logged in cursor.fetchall():
+            found.setdefault(owner, ([], n, int(logged)))[0].append(round(float(delay), 3))  # julianday: ms
+    return {owner: (sum(delays) / len(delays), n, logged) for owner, (delays, n, logged) in found.items()}
 
 
 def _duration(later: str, earlier: str) -> ExpressionWrapper:
@@ -278,7 +280,7 @@ class AgentRow:
 def agent_rows(period: Period, agent_id: int | None = None, now: datetime | None = None) -> list[AgentRow]:
     """One row per agent (every active agent, and anyone else owning leads in the period), by username.
 
-    Five queries whatever the data: leads, first contacts, interactions and overdue by owner; the users.
+    Four queries whatever the data: leads, interactions and overdue by owner; the users.
     Leads nobody owns have no agent and no row.
     """
     now = now or timezone.now()
@@ -291,8 +293,8 @@ def agent_rows(period: Period, agent_id: int | None = None, now: datetime | None
         .values("owner_id")
         .annotate(assigned=Count("pk"), won=Count("pk", filter=won_q()), lost=Count("pk", filter=lost_q()))
     }
-    # Per lead, its first interaction (one pass over the leads' interactions, grouped by lead); per owner,
-    # the median delay to it, and how many leads had one (contacted); then the interactions per owner.
+    # Per lead, its first interaction and its count (one pass over the leads' interactions, grouped by lead);
+    # per owner, the median delay to it, the leads that had one (contacted) and the interactions.
     interactions = Interaction.objects.filter(period.lead_q("lead__"), lead__owner__isnull=False)
     if agent_id is not None:
         interactions = interactions.filter(lead__owner_id=agent_id)
@@ -300,10 +302,9 @@ def agent_rows(period: Period, agent_id: int | None = None, now: datetime | None
         interactions.order_by()
         .annotate(owner=F("lead__owner_id"), created=F("lead__created_at"))
         .values("lead_id", "owner", "created")
-        .annotate(first_contact=Min("occurred_at"))
+        .annotate(first_contact=Min("occurred_at"), logged=Count("*"))
     )
-    first_contacts = _median_first_contact(per_lead)
-    logged = dict(interactions.order_by().values_list("lead__owner_id").annotate(n=Count("*")))
+    first_contacts = _first_contacts(per_lead)
     overdue_leads = Lead.objects.overdue(now).filter(owner__isnull=False)
     if agent_id is not None:
         overdue_leads = overdue_leads.filter(owner_id=agent_id)
@@ -320,8 +321,7 @@ def agent_rows(period: Period, agent_id: int | None = None, now: datetime | None
         row.assigned = counts.get(user.pk, {}).get("assigned", 0)
         row.won = counts.get(user.pk, {}).get("won", 0)
         row.lost = counts.get(user.pk, {}).get("lost", 0)
-        median, row.contacted = first_contacts.get(user.pk, (None, 0))
-        row.interactions = logged.get(user.pk, 0)
+        median, row.contacted, row.interactions = first_contacts.get(user.pk, (None, 0, 0))
         row.median_hours_to_first_contact = None if median is None else median / 3600
         row.overdue = overdue.get(user.pk, 0)
         rows.append(row)
