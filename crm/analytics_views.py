@@ -4,6 +4,7 @@ import csv
 import io
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -202,7 +203,7 @@ def source_heatmap(request: HttpRequest) -> HttpResponse:
         "grid": [(row, report.cells[row.source_id]) for row in report.rows],
         "green_at": green_at,
         "red_below": red_below,
-        "min_cell": analytics.settings.ANALYTICS_HEATMAP_MIN_LEADS,
-        "min_test": analytics.settings.ANALYTICS_MIN_TEST_LEADS,
+        "min_cell": settings.ANALYTICS_HEATMAP_MIN_LEADS,
+        "min_test": settings.ANALYTICS_MIN_TEST_LEADS,
     }
     return render(request, "crm/analytics/source_heatmap.html", context)
