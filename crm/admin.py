@@ -2,7 +2,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from crm import services
-from crm.models import Delivery, FollowUp, Interaction, Lead, LeadSource, Stage
+from crm.models import AgentPerformance, Delivery, FollowUp, Interaction, Lead, LeadSource, Stage
 
 
 @admin.register(Stage)
@@ -24,7 +24,27 @@ class StageAdmin(admin.ModelAdmin):
         services.delete_stage(obj, actor=request.user)
 
 
-admin.site.register(LeadSource)
+@admin.register(LeadSource)
+class LeadSourceAdmin(admin.ModelAdmin):
+    """What a manager edits about a source: its monthly cost (cost per won lead on the heatmap), active."""
+
+    list_display = ["name", "monthly_cost", "active"]
+    list_editable = ["monthly_cost", "active"]
+    list_filter = ["active"]
+
+
+@admin.register(AgentPerformance)
+class AgentPerformanceAdmin(admin.ModelAdmin):
+    """Hourly snapshots written by the scheduler: read only."""
+
+    list_display = ["agent", "hour", "assigned", "contacted", "won", "lost", "overdue"]
+    list_filter = ["agent"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

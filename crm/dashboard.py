@@ -1,19 +1,42 @@
-"""The managers' dashboard: pipeline totals and the scoring model, kept live over /ws/dashboard/."""
+"""The managers' dashboard: tiles, insights, charts, recent activity and the scoring model, kept live over
+/ws/dashboard/ (the live part is `live_context`, rendered by the page and by realtime.broadcast alike)."""
+
+from datetime import datetime
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
-from crm import queries, scoring
+from crm import analytics, scoring
 from crm.views import manager_required
 
 DASHBOARD_REFUSAL = "The dashboard is for managers."
+LIVE_TEMPLATE = "crm/analytics/_dashboard_live.html"
+
+
+def live_context(now: datetime | None = None) -> dict:
+    """What the live part of the page shows, with the charts as Chart.js data."""
+    board = analytics.dashboard(now)
+    charts = {
+        name: {"labels": chart["labels"], "datasets": [{"label": label, "data": chart["values"]}]}
+        for name, label in [("stages", "Leads"), ("agents", "Open leads")]
+        for chart in [board.charts[name]]
+    }
+    conversion = board.charts["conversion"]
+    charts["conversion"] = {
+        "labels": conversion["labels"],
+        "datasets": [
+            {"label": "Conversion rate (%) of leads created that week", "data": conversion["values"]}
+        ],
+        "n": conversion["n"],
+    }
+    return {"board": board, "charts": charts}
 
 
 @require_GET
 @manager_required(DASHBOARD_REFUSAL)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    context = {"status": scoring.model_status(), "totals": queries.pipeline_totals()}
+    context = {"status": scoring.model_status(), **live_context()}
     return render(request, "crm/dashboard.html", context)
 
 

@@ -14,9 +14,6 @@ class LeadForm(forms.ModelForm):
         model = Lead
         fields = list(lead_fields.EDITABLE)
         labels = {f.model_attr: f.label for f in lead_fields.FIELDS if f.editable and f.label}
-        widgets = {
-            "follow_up_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -112,7 +112,8 @@ FIELDS: tuple[LeadField, ...] = (
     LeadField("converted", attr="stage", label="Converted", column="stage__kind", write=_converted),
     LeadField("priority", editable=True, prepare=choice_number(Lead.Priority)),
     LeadField("engagement_level", editable=True, prepare=choice_number(Lead.Engagement)),
-    LeadField("follow_up_at", editable=True, write=_moment),
+    # Kept by the follow-up services (the next open follow-up's time): exported and imported, never typed.
+    LeadField("follow_up_at", write=_moment),
     LeadField("lead_score"),
     LeadField("score_source", prepare=str.lower),
 )

@@ -11,8 +11,8 @@ class UserTimeZoneMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            timezone.activate(user_zone(user))
-        else:
-            timezone.deactivate()
-        return self.get_response(request)
+        if user is None or not user.is_authenticated:
+            return self.get_response(request)
+        # Only for this request: the thread (a pool's, or a test's) goes on to serve someone else.
+        with timezone.override(user_zone(user)):
+            return self.get_response(request)

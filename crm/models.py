@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -44,6 +44,13 @@ CLOSED_KINDS = (Stage.Kind.WON, Stage.Kind.LOST)
 
 class LeadSource(models.Model):
     name = models.CharField(max_length=80, unique=True)
+    # What a manager edits about a source (in the admin): what it costs and whether it is still in use.
+    monthly_cost = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, help_text="What the source costs a month."
+    )
+    active = models.BooleanField(
+        default=True, help_text="Still bringing leads in; only active sources get advice."
+    )
 
     class Meta:
         ordering = ["name"]
@@ -82,16 +89,16 @@ class LeadQuerySet(models.QuerySet):
 
     # --- by stage kind -----------------------------------------------------------------------------
     def open(self):
-        return self.filter(stage__kind=Stage.Kind.OPEN)
+        return self.filter(open_q())
 
     def closed(self):
-        return self.filter(stage__kind__in=CLOSED_KINDS)
+        return self.filter(closed_q())
 
     def won(self):
-        return self.filter(stage__kind=Stage.Kind.WON)
+        return self.filter(won_q())
 
     def lost(self):
-        return self.filter(stage__kind=Stage.Kind.LOST)
+        return self.filter(lost_q())
 
     # --- time-based rules ---------------------------------------------------------------------------
     def snoozed(self, now: datetime | None = None):
@@ -108,6 +115,12 @@ class LeadQuerySet(models.QuerySet):
 
     def due_to_wake(self, now: datetime | None = None):
         return self.filter(wake_due_q(now))
+
+    def untouched(self, since: datetime):
+        return self.filter(untouched_q(since))
+
+    def created_between(self, start: datetime | None, end: datetime | None):
+        return self.filter(created_between_q(start, end))
 
     # --- the board's order --------------------------------------------------------------------------
     def board_order(self):
@@ -126,6 +139,22 @@ def wake_due_q(now: datetime | None = None) -> Q:
     return Q(snoozed_until__lte=_now(now))
 
 
+def open_q() -> Q:
+    return Q(stage__kind=Stage.Kind.OPEN)
+
+
+def closed_q() -> Q:
+    return Q(stage__kind__in=CLOSED_KINDS)
+
+
+def won_q() -> Q:
+    return Q(stage__kind=Stage.Kind.WON)
+
+
+def lost_q() -> Q:
+    return Q(stage__kind=Stage.Kind.LOST)
+
+
 def snoozed_q(now: datetime | None = None) -> Q:
     """Snoozed: put aside until a time still to come."""
     return Q(snoozed_until__gt=_now(now))
@@ -140,6 +169,24 @@ def due_today_q(now: datetime | None = None, tz=None) -> Q:
     """Due today: the next open follow-up falls on today in `tz` (the user's zone), earlier today included."""
     start, end = local_day(now, tz)
     return Q(follow_up_at__gte=start, follow_up_at__lt=end)
+
+
+def untouched_q(since: datetime) -> Q:
+    """Untouched since `since`: older than that, and no interaction logged after it (read from the
+    interactions themselves: leads loaded in bulk do not keep `last_interaction_at`)."""
+    recent = Interaction.objects.filter(lead=OuterRef("pk"), occurred_at__gte=since)
+    return Q(created_at__lt=since) & ~Exists(recent)
+
+
+def created_between_q(start: datetime | None, end: datetime | None, prefix: str = "") -> Q:
+    """Created in [start, end); None leaves that side open (an analytics period). `prefix` ("lead__") applies
+    it from a related model."""
+    q = Q()
+    if start is not None:
+        q &= Q(**{f"{prefix}created_at__gte": start})
+    if end is not None:
+        q &= Q(**{f"{prefix}created_at__lt": end})
+    return q
 
 
 class Lead(models.Model):
@@ -211,6 +258,16 @@ class Lead(models.Model):
             models.Index(
                 fields=["snoozed_until"], name="lead_snoozed_until", condition=Q(snoozed_until__isnull=False)
             ),
+            # Analytics: periods by creation; the dashboard's totals from the index alone (Postgres); its
+            # insights' first ten by score, follow-up and wake-up time without reading every lead.
+            models.Index(fields=["created_at"], name="lead_created_at"),
+            models.Index(
+                fields=["stage", "owner"],
+                include=["expected_value", "lead_score"],
+                name="lead_stage_owner_totals",
+            ),
+            models.Index(fields=["lead_score"], name="lead_score"),
+            models.Index(fields=["follow_up_at"], name="lead_follow_up_at"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(lead_score__lte=100), name="lead_score_0_100"),
@@ -471,3 +528,26 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.lead_id} ({self.state})"
+
+
+class AgentPerformance(models.Model):
+    """An agent's figures (crm.analytics definitions, over the performance page's default period) as of an
+    hour: one row per agent and hour, rewritten by a rerun for the same hour, kept for 400 days."""
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="performance")
+    hour = models.DateTimeField(help_text="The hour (start, UTC) the figures stand as of.")
+    assigned = models.PositiveIntegerField(default=0)
+    contacted = models.PositiveIntegerField(default=0)
+    won = models.PositiveIntegerField(default=0)
+    lost = models.PositiveIntegerField(default=0)
+    median_hours_to_first_contact = models.FloatField(null=True, blank=True)
+    interactions_per_lead = models.FloatField(null=True, blank=True)
+    overdue = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["hour", "agent_id"]
+        constraints = [models.UniqueConstraint(fields=["agent", "hour"], name="agent_performance_hour")]
+        indexes = [models.Index(fields=["hour"], name="agent_performance_by_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.agent} at {self.hour:%Y-%m-%d %H:00}"

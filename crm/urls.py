@@ -1,6 +1,6 @@
 from django.urls import path
 
-from crm import dashboard, follow_up_views, import_views, views
+from crm import analytics_views, dashboard, follow_up_views, import_views, views
 
 urlpatterns = [
     path("leads/kanban/", views.board, name="board"),
@@ -10,6 +10,8 @@ urlpatterns = [
     path("leads/import/<int:pk>/", import_views.job_page, name="import-job"),
     path("leads/import/<int:pk>/status/", import_views.job_status, name="import-status"),
     path("leads/export.csv", import_views.export_csv, name="export-csv"),
+    path("leads/performance/", analytics_views.performance, name="performance"),
+    path("leads/source-heatmap/", analytics_views.source_heatmap, name="source-heatmap"),
     path("leads/<int:pk>/", views.lead_detail, name="lead-detail"),
     path("leads/<int:pk>/move/", views.move, name="lead-move"),
     path("leads/<int:pk>/interactions/", views.interaction_create, name="interaction-create"),

@@ -247,6 +247,16 @@ BOARD_PAGE_SIZE = 50  # cards a column shows before "load more"
 BOARD_CATCHUP_LIMIT = 200  # missed events replayed on reconnect; more than this reloads the board
 BOARD_EVENT_RETENTION = 5000  # events kept for catch-up
 
+# --- Analytics (crm/analytics.py) -----------------------------------------------------------------
+# Heatmap cells against the team's overall conversion rate: green at or above 1.2x, red below 0.8x.
+ANALYTICS_HEATMAP_GREEN_AT = float(os.environ.get("ANALYTICS_HEATMAP_GREEN_AT", "1.2"))
+ANALYTICS_HEATMAP_RED_BELOW = float(os.environ.get("ANALYTICS_HEATMAP_RED_BELOW", "0.8"))
+ANALYTICS_HEATMAP_MIN_LEADS = 20  # fewer leads in a cell: grey, with the count
+ANALYTICS_MIN_TEST_LEADS = 30  # a source (and the rest) needs this many leads before advice is given
+ANALYTICS_SIGNIFICANCE = 0.05  # two-proportion z-test, two-sided
+ANALYTICS_SNAPSHOT_RETENTION_DAYS = 400  # AgentPerformance rows kept
+DASHBOARD_REFRESH_SECONDS = 1.0  # a dashboard page refreshes at most this often, however busy the team
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -20,7 +20,7 @@ from django.http import QueryDict
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from crm import events, follow_up_queries, queries, scoring
+from crm import dashboard, events, follow_up_queries, queries, scoring
 from crm.models import FollowUp, Lead, Stage, user_zone
 from crm.permissions import can_change, is_manager
 from realtime.models import BoardEvent, Presence
@@ -40,21 +40,25 @@ handlers = events.Handlers("realtime")
 @handlers.on(events.LeadMoved)
 def _moved(event: events.LeadMoved) -> None:
     send_cards("moved", [event.lead_id], {event.from_stage_id, event.to_stage_id})
+    send_dashboard_changed()
 
 
 @handlers.on(events.LeadCreated, events.LeadChanged)
 def _card_changed(event: events.LeadCreated | events.LeadChanged) -> None:
     send_cards(type(event).__name__, [event.lead_id], None)
+    send_dashboard_changed()
 
 
 @handlers.on(events.InteractionLogged)
 def _interaction(event: events.InteractionLogged) -> None:
     send_cards("interaction", [event.lead_id], None)
+    send_dashboard_changed()
 
 
 @handlers.on(events.ScoresChanged)
 def _scores(event: events.ScoresChanged) -> None:
     send_cards("scores", list(event.lead_ids), set())
+    send_dashboard_changed()
 
 
 @handlers.on(events.ColumnRebalanced)
@@ -65,6 +69,7 @@ def _rebalanced(event: events.ColumnRebalanced) -> None:
 @handlers.on(events.LeadsImported)
 def _imported(event: events.LeadsImported) -> None:
     send_board_refresh("imported")
+    send_dashboard_changed()
 
 
 @handlers.on(events.StagesChanged)
@@ -124,6 +129,17 @@ def send_cards(kind: str, lead_ids: list[int], stage_ids: set[int] | None) -> No
 def send_training_status() -> None:
     html = render_to_string("crm/partials/model_panel.html", {"status": scoring.model_status(), "oob": True})
     _group_send(DASHBOARD_GROUP, {"type": "dashboard.fragment", "html": html})
+
+
+def send_dashboard_changed() -> None:
+    """A note, not a fragment: each dashboard page coalesces the notes and re-reads its figures (see
+    consumers.DashboardConsumer), so a burst of moves costs one render per page a second, not one per move."""
+    _group_send(DASHBOARD_GROUP, {"type": "dashboard.changed"})
+
+
+def render_dashboard() -> str:
+    """The dashboard's live part (tiles, insights, chart data, activity) as out-of-band swaps."""
+    return render_to_string(dashboard.LIVE_TEMPLATE, {**dashboard.live_context(), "oob": True})
 
 
 def render_refresh() -> str:

@@ -7,6 +7,7 @@ import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from crm.permissions import is_manager
 from realtime import broadcast
@@ -133,7 +134,16 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
 
 class DashboardConsumer(AsyncWebsocketConsumer):
-    """Managers' live dashboard: forwards rendered dashboard fragments."""
+    """Managers' live dashboard: forwards rendered dashboard fragments, and refreshes the page's figures
+    when the pipeline changes, at most once per DASHBOARD_REFRESH_SECONDS.
+
+    A change is only a note ("dashboard.changed"); the first one is answered at once, the ones that follow
+    within the window wait for a single refresh at its end that shows them all. So a busy team costs each
+    page one render a second, and a change is on screen within that second and a render.
+    """
+
+    refresh: asyncio.Task | None = None
+    last_refresh = float("-inf")
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -147,10 +157,40 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
+        if self.refresh is not None:
+            self.refresh.cancel()
         await self.channel_layer.group_discard(broadcast.DASHBOARD_GROUP, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # A browser that reconnects asks for the figures it may have missed while it was away.
+        try:
+            wanted = json.loads(text_data or "").get("type") == "refresh"
+        except (ValueError, AttributeError):
+            return  # a malformed frame from a browser changes nothing
+        if wanted:
+            await self.dashboard_changed({})
 
     async def dashboard_fragment(self, message: dict) -> None:
         await self.send(text_data=message["html"])
+
+    async def dashboard_changed(self, message: dict) -> None:
+        if self.refresh is not None:
+            return  # a refresh is already waiting: it will read this change too
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self.last_refresh + settings.DASHBOARD_REFRESH_SECONDS - loop.time())
+        self.refresh = asyncio.create_task(self._refresh_after(delay))
+
+    async def _refresh_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        # Cleared before reading: a change committed during the render schedules the next refresh.
+        self.refresh = None
+        self.last_refresh = asyncio.get_running_loop().time()
+        try:
+            html = await database_sync_to_async(broadcast.render_dashboard)()
+        except Exception:
+            log.exception("dashboard refresh failed")
+            return
+        await self.send(text_data=html)
 
 
 class UserConsumer(AsyncWebsocketConsumer):

@@ -4,7 +4,7 @@ import dramatiq
 from django.core.cache import cache
 from django.db import transaction
 
-from crm import follow_ups, importing, reminders, scoring
+from crm import follow_ups, importing, reminders, scoring, snapshots
 from workers.models import ScoreRequest
 
 MINUTE_MS = 60 * 1000
@@ -56,3 +56,9 @@ def wake_snoozed() -> None:
 @dramatiq.actor(max_retries=3, time_limit=5 * MINUTE_MS, min_backoff=5000)
 def send_reminders() -> None:
     reminders.send_due()
+
+
+@dramatiq.actor(max_retries=3, time_limit=10 * MINUTE_MS)
+def refresh_agent_performance() -> None:
+    """This hour's AgentPerformance rows; a rerun in the same hour overwrites them."""
+    snapshots.record_agent_performance()

@@ -21,6 +21,7 @@ SCHEDULE: list[tuple[str, timedelta]] = [
     ("wake_snoozed", timedelta(minutes=1)),
     ("send_reminders", timedelta(minutes=1)),
     ("reclaim_imports", timedelta(minutes=1)),
+    ("refresh_agent_performance", timedelta(hours=1)),
 ]
 
 

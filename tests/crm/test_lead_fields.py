@@ -41,7 +41,7 @@ def test_import_targets_and_export_header_are_the_declared_names(stages):
         ("value", "expected_value", "1.234"),
         ("email", "email", "not-an-email"),
         ("phone", "phone", "1" * 41),
-        ("follow_up_at", "follow_up_at", "2024-13-45"),
+        ("engagement_level", "engagement_level", "7"),
         ("priority", "priority", "9"),
     ],
 )

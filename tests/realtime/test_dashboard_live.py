@@ -1,0 +1,74 @@
+"""The managers' dashboard socket: a change reaches the tiles by itself, coalesced to one refresh a second."""
+
+import re
+
+import pytest
+from channels.db import database_sync_to_async
+
+from crm import services
+from crm.models import Lead
+from tests.factories import LeadFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def tile(frame: str, name: str) -> str:
+    match = re.search(rf'<div class="tile" id="tile-{name}">(.*?)</div>', frame, re.S)
+    assert match, f"no {name} tile in the frame"
+    return match.group(1)
+
+
+@database_sync_to_async
+def win(lead: Lead, actor) -> None:
+    version = Lead.objects.get(pk=lead.pk).version
+    services.move_lead(
+        lead.pk, actor=actor, stage_slug="won", placement=services.Placement(index=0), version=version
+    )
+
+
+@pytest.fixture
+def open_lead(stages, alice):
+    return LeadFactory(name="Ana Silva", stage=stages["new"], owner=alice, expected_value=900)
+
+
+async def test_winning_a_lead_pushes_the_changed_tiles_to_the_dashboard(
+    open_socket, manager, alice, open_lead
+):
+    socket = await open_socket(manager, "/ws/dashboard/")
+
+    await win(open_lead, alice)
+
+    frame = await socket.receive_from()
+    assert '<section id="dash-tiles" class="tiles" hx-swap-oob="true">' in frame
+    assert "100.0%" in tile(frame, "conversion") and "1 won of 1" in tile(frame, "conversion")
+    assert ">0</strong>" in tile(frame, "open")
+    assert "moved it to Won" in frame  # recent activity
+    assert '<div id="dash-chart-data" hidden hx-swap-oob="true">' in frame
+
+
+async def test_a_burst_of_changes_is_at_most_one_refresh_per_window(
+    open_socket, manager, alice, stages, settings
+):
+    """Four wins in one window: a refresh at once and at most one more when the window ends, showing all."""
+    settings.DASHBOARD_REFRESH_SECONDS = 2.5  # longer than four moves take, however busy the machine
+    leads = await database_sync_to_async(
+        lambda: LeadFactory.create_batch(4, stage=stages["new"], owner=alice)
+    )()
+    socket = await open_socket(manager, "/ws/dashboard/")
+
+    for lead in leads:
+        await win(lead, alice)
+
+    frames = [await socket.receive_from()]
+    while "4 won of 4" not in tile(frames[-1], "conversion"):
+        frames.append(await socket.receive_from())
+    assert len(frames) <= 2
+    assert await socket.receive_nothing(timeout=1.0)
+
+
+async def test_a_reconnected_page_asks_for_a_refresh(open_socket, manager, open_lead):
+    socket = await open_socket(manager, "/ws/dashboard/")
+
+    await socket.send_json_to({"type": "refresh"})
+
+    assert "tile-open" in await socket.receive_from()
