@@ -67,7 +67,7 @@ def fill(follow_ups: int, due: int, owners: int = 100, leads: int = 10_000) -> N
         cursor.execute(
             """INSERT INTO crm_followup (lead_id, owner_id, due_at, note, duration_minutes,
                    remind_minutes_before, state, sequence, created_at)
-               SELECT %s + g %% %s, (%s::bigint[])[1 + g %% %s],
+               SELECT %s + g %% %s, (%s::bigint[])[1 + (g / 10) %% %s],
                    now() + ((g::bigint * 7919) %% 86400 - 43200) * interval '1 minute', 'Call back', 30, 15,
                    CASE WHEN g %% 10 < 7 THEN 'done' ELSE 'open' END, 0, now()
                FROM generate_series(1, %s) g""",
@@ -140,13 +140,21 @@ def find_work() -> None:
     ]:
         median, worst = timed(fn)
         print(f"{name}: median {median:.2f} ms, worst {worst:.2f} ms")
+    queries = {
+        "send_reminders": Delivery.objects.due(now)
+        .order_by("attempt_at")
+        .values_list("pk")[: reminders.BATCH],
+        "wake_snoozed": Lead.objects.due_to_wake(now).order_by("snoozed_until").values_list("pk")[:500],
+        "top bar count": follow_up_queries.needing_attention(owner).values_list("pk"),
+    }
     with connection.cursor() as cursor:
-        due = Delivery.objects.due(now).order_by("attempt_at").values_list("pk", flat=True)[: reminders.BATCH]
-        sql, params = due.query.sql_with_params()
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
-        print("plan of the send job's query:")
-        for (line,) in cursor.fetchall():
-            print("   ", line)
+        for name, query in queries.items():
+            sql, params = query.query.sql_with_params()
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+            plan = [line for (line,) in cursor.fetchall()]
+            print(f"{name}: inside Postgres {plan[-1].split(': ')[1]}, plan:")
+            for line in plan[:-2]:
+                print("   ", line)
 
 
 def send(expected: int) -> None:
@@ -192,13 +200,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--follow-ups", type=int, default=1_000_000)
     parser.add_argument("--send", type=int, default=10_000, help="reminders due now, all sent by the job")
+    parser.add_argument("--reuse", action="store_true", help="measure the rows a previous run left")
+    parser.add_argument("--no-send", action="store_true", help="only time finding the work")
     args = parser.parse_args()
     setup_django()
-    start = time.perf_counter()
-    fill(args.follow_ups, args.send)
-    print(f"filled in {time.perf_counter() - start:.1f} s")
+    if not args.reuse:
+        start = time.perf_counter()
+        fill(args.follow_ups, args.send)
+        print(f"filled in {time.perf_counter() - start:.1f} s")
     find_work()
-    send(args.send)
+    if not args.no_send:
+        send(args.send)
 
 
 if __name__ == "__main__":

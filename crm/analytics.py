@@ -10,7 +10,6 @@ combines the grouped rows. Rates are `Rate`s (a count and its n), fractions in C
 
 import calendar
 import math
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -550,29 +549,28 @@ class Dashboard:
 
 
 def dashboard(now: datetime | None = None) -> Dashboard:
-    """Everything the live part of the managers' dashboard shows, in nine queries whatever the data."""
+    """Everything the live part of the managers' dashboard shows, in ten queries whatever the data."""
     now = now or timezone.now()
     on = timezone.localdate(now)
     stages = list(Stage.objects.all())
-    open_ids = {s.pk for s in stages if s.kind == Stage.Kind.OPEN}
-    by_stage: dict[int, int] = defaultdict(int)
-    by_owner: dict[int | None, int] = defaultdict(int)
+    # Counts per stage, then the open leads per owner with their value and scores: both read from indexes
+    # alone on Postgres (the second from lead_stage_owner_totals), never the table's rows.
+    by_stage = dict(Lead.objects.order_by().values_list("stage_id").annotate(n=Count("*")))
+    by_owner: dict[int | None, int] = {}
     open_leads, open_value, scored, score_sum = 0, Decimal(0), 0, 0
-    # One pass over every lead, grouped by (stage, owner): the stage chart, the agent chart and three tiles.
     for row in (
-        Lead.objects.order_by()
-        .values("stage_id", "owner_id")
+        Lead.objects.open()
+        .order_by()
+        .values("owner_id")
         .annotate(
             n=Count("*"), value=Sum("expected_value"), scored=Count("lead_score"), score=Sum("lead_score")
         )
     ):
-        by_stage[row["stage_id"]] += row["n"]
-        if row["stage_id"] in open_ids:
-            by_owner[row["owner_id"]] += row["n"]
-            open_leads += row["n"]
-            open_value += row["value"] or 0
-            scored += row["scored"]
-            score_sum += row["score"] or 0
+        by_owner[row["owner_id"]] = row["n"]
+        open_leads += row["n"]
+        open_value += row["value"] or 0
+        scored += row["scored"]
+        score_sum += row["score"] or 0
     days = _daily_cohorts(on, CHART_WEEKS * 7)
     week, month = preset_period("7d", on), preset_period("30d", on)
     tiles = Tiles(

@@ -308,7 +308,8 @@ def send_due_count(user_id: int) -> None:
     user = get_user_model().objects.select_related("profile").filter(pk=user_id).first()
     if user is None:
         return
-    html = render_to_string("crm/partials/due_count.html", {"due_count": follow_up_queries.due_count(user)})
+    context = {"due_count": follow_up_queries.due_count(user), "oob": True}
+    html = render_to_string("crm/partials/due_count.html", context)
     _group_send(user_group(user_id), {"type": "user.fragment", "html": html})
 
 
@@ -319,6 +320,6 @@ def send_reminder_notice(user_id: int, follow_up_id: int) -> None:
     with timezone.override(user_zone(follow_up.owner)):
         html = render_to_string(
             "crm/partials/reminder_notice.html",
-            {"follow_up": follow_up, "due_count": follow_up_queries.due_count(follow_up.owner)},
+            {"follow_up": follow_up, "due_count": follow_up_queries.due_count(follow_up.owner), "oob": True},
         )
     _group_send(user_group(user_id), {"type": "user.fragment", "html": html})

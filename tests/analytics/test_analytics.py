@@ -279,9 +279,9 @@ def test_dashboard_charts(team):
 
 
 def test_dashboard_takes_the_same_queries_however_many_leads(team, stages, django_assert_num_queries):
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         analytics.dashboard(team.now)
     LeadFactory.create_batch(20, stage=stages["new"], lead_score=95)
 
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         analytics.dashboard(team.now)

@@ -54,7 +54,7 @@ async def test_a_follow_up_updates_the_card_and_the_owners_count(
     frame = await boards.next_board_frame()
     assert opening_tag(frame, f"lead-{lead.pk}")["data-version"] == str(lead.version + 1)
     count = await next_user_frame(mine, 'id="due-count"')
-    assert '<span class="n">1</span>' in count
+    assert '<span class="n">1</span>' in count and 'hx-swap-oob="true"' in count  # swapped into the top bar
 
 
 async def test_a_due_reminder_shows_on_the_owners_pages_and_nobody_elses(connect, alice, bob, lead, settings):
