@@ -246,6 +246,8 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 BOARD_PAGE_SIZE = 50  # cards a column shows before "load more"
 BOARD_CATCHUP_LIMIT = 200  # missed events replayed on reconnect; more than this reloads the board
 BOARD_EVENT_RETENTION = 5000  # events kept for catch-up
+# Every socket re-reads its session this often (logout, deactivation and role changes close it at once).
+SOCKET_SESSION_RECHECK_SECONDS = 60
 
 # --- Analytics (crm/analytics.py) -----------------------------------------------------------------
 # Heatmap cells against the team's overall conversion rate: green at or above 1.2x, red below 0.8x.

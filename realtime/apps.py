@@ -7,6 +7,6 @@ class RealtimeConfig(AppConfig):
 
     def ready(self) -> None:
         from crm import events
-        from realtime import broadcast
+        from realtime import broadcast, sessions  # noqa: F401  (sessions connects its signal receivers)
 
         events.subscribe(broadcast.handlers)

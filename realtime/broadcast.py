@@ -304,6 +304,15 @@ def user_group(user_id: int) -> str:
     return f"user-{user_id}"
 
 
+def session_group(user_id: int) -> str:
+    """Every socket of a user, whatever page: told to re-check its session (realtime.sessions)."""
+    return f"sessions-{user_id}"
+
+
+def check_sessions(user_id: int) -> None:
+    _group_send(session_group(user_id), {"type": "session.check"})
+
+
 def send_due_count(user_id: int) -> None:
     user = get_user_model().objects.select_related("profile").filter(pk=user_id).first()
     if user is None:

@@ -10,9 +10,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from crm.permissions import is_manager
-from realtime import broadcast
+from realtime import broadcast, sessions
 
 log = logging.getLogger(__name__)
+security_log = logging.getLogger("pipeline.security")
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -46,7 +47,60 @@ class RateLimit:
         return self.dropped >= self.strikes
 
 
-class BoardConsumer(AsyncWebsocketConsumer):
+class SessionBound(AsyncWebsocketConsumer):
+    """A socket that closes when its log-in ends: on a `session.check` (logout, a deleted session, a changed
+    user) and every SOCKET_SESSION_RECHECK_SECONDS (expiry). `allowed(user)` says whether the fresh user may
+    keep this socket; `still_allowed(user)` lets a socket follow a change (a new role) that does not close it.
+    """
+
+    session_timer: asyncio.Task | None = None
+
+    def allowed(self, user) -> bool:
+        return True
+
+    async def still_allowed(self, user) -> None:
+        return None
+
+    async def bind_session(self, user) -> None:
+        self.session_user_id = user.pk
+        await self.channel_layer.group_add(broadcast.session_group(user.pk), self.channel_name)
+        every = settings.SOCKET_SESSION_RECHECK_SECONDS
+        self.session_timer = asyncio.create_task(self._recheck_every(every))
+
+    async def unbind_session(self) -> None:
+        if self.session_timer is not None:
+            self.session_timer.cancel()
+        if hasattr(self, "session_user_id"):
+            await self.channel_layer.group_discard(
+                broadcast.session_group(self.session_user_id), self.channel_name
+            )
+
+    async def _recheck_every(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        while await self.recheck():
+            await asyncio.sleep(seconds)
+
+    async def session_check(self, message: dict) -> None:
+        await self.recheck()
+
+    async def recheck(self) -> bool:
+        """Close the socket if its log-in no longer holds; True while it does."""
+        if getattr(self, "session_closed", False):
+            return False
+        user = await database_sync_to_async(sessions.current_user)(self.scope)
+        if user is None or not await database_sync_to_async(self.allowed)(user):
+            self.session_closed = True
+            client = (self.scope.get("client") or ("?",))[0]
+            security_log.info(
+                "closed a socket of user #%s from %s: log-in ended", self.session_user_id, client
+            )
+            await self.close(code=CLOSE_UNAUTHENTICATED if user is None else CLOSE_FORBIDDEN)
+            return False
+        await self.still_allowed(user)
+        return True
+
+
+class BoardConsumer(SessionBound):
     """Forwards numbered board frames stated for its viewer, replays what a browser missed (`hello`), follows
     the page's filters (`hello`, `filters`), tracks presence and drags."""
 
@@ -64,11 +118,16 @@ class BoardConsumer(AsyncWebsocketConsumer):
         broadcast.server_loop.remember(asyncio.get_running_loop())
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        await self.bind_session(user)
         await database_sync_to_async(broadcast.join)(self.channel_name, user)
+
+    async def still_allowed(self, user) -> None:
+        self.user, self.viewer = user, await database_sync_to_async(broadcast.Viewer.of)(user)  # a new role
 
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "user"):
             return
+        await self.unbind_session()
         await self.channel_layer.group_discard(self.group, self.channel_name)
         if self.dragging is not None:
             await database_sync_to_async(broadcast.send_dragging)(
@@ -133,7 +192,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=message["html"])
 
 
-class DashboardConsumer(AsyncWebsocketConsumer):
+class DashboardConsumer(SessionBound):
     """Managers' live dashboard: forwards rendered dashboard fragments, and refreshes the page's figures
     when the pipeline changes, at most once per DASHBOARD_REFRESH_SECONDS.
 
@@ -145,6 +204,9 @@ class DashboardConsumer(AsyncWebsocketConsumer):
     refresh: asyncio.Task | None = None
     last_refresh = float("-inf")
 
+    def allowed(self, user) -> bool:
+        return is_manager(user)  # a manager who lost the role loses the managers' figures at once
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -155,10 +217,12 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             return
         await self.channel_layer.group_add(broadcast.DASHBOARD_GROUP, self.channel_name)
         await self.accept()
+        await self.bind_session(user)
 
     async def disconnect(self, code: int) -> None:
         if self.refresh is not None:
             self.refresh.cancel()
+        await self.unbind_session()
         await self.channel_layer.group_discard(broadcast.DASHBOARD_GROUP, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -193,7 +257,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=html)
 
 
-class UserConsumer(AsyncWebsocketConsumer):
+class UserConsumer(SessionBound):
     """Every page of a logged-in user: their reminders as they fall due and their count of due follow-ups."""
 
     async def connect(self) -> None:
@@ -205,8 +269,10 @@ class UserConsumer(AsyncWebsocketConsumer):
         broadcast.server_loop.remember(asyncio.get_running_loop())
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        await self.bind_session(user)
 
     async def disconnect(self, code: int) -> None:
+        await self.unbind_session()
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 

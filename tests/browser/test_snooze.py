@@ -10,8 +10,8 @@ from playwright.sync_api import expect
 
 from crm import follow_ups
 from tests.browser.test_board import card, elsewhere, not_reloaded
-from tests.conftest import requires_services
 from tests.factories import LeadFactory
+from tests.live import requires_services
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
