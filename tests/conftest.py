@@ -10,7 +10,7 @@ from crm import events, scoring
 from crm.models import Stage
 from realtime import broadcast
 from tests.datasets import BANK_CSV
-from tests.factories import SourceFactory, UserFactory, manager_user, pipeline_stages
+from tests.factories import LeadFactory, SourceFactory, UserFactory, manager_user, pipeline_stages
 
 # Sockets as a browser opens them, for every test that listens to the live layer (board, dashboard, user).
 pytest_plugins = ["tests.sockets"]
@@ -42,6 +42,21 @@ def bob(db):
 @pytest.fixture
 def manager(db):
     return manager_user()
+
+
+@pytest.fixture
+def unassigned_lead(stages):
+    return LeadFactory(name="Dana Silva", stage=stages["new"], owner=None)
+
+
+@pytest.fixture
+def alices_lead(stages, alice):
+    return LeadFactory(name="Ana Okafor", stage=stages["new"], owner=alice)
+
+
+@pytest.fixture
+def bobs_lead(stages, bob):
+    return LeadFactory(name="Ben Dubois", stage=stages["new"], owner=bob)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 Without DATABASE_URL/REDIS_URL that is the embedded set-up (a SQLite file and the in-memory channel layer);
 with them, Postgres and Redis. A failed test leaves screenshots of its pages in /tmp/pipeline-browser.
 Every page a test opens is audited with axe-core (tests/browser/axe.py): a serious or critical violation
-fails the test.
+fails the test, and so does any Content-Security-Policy violation the browser reports.
 """
 
 from pathlib import Path
@@ -111,7 +111,12 @@ def open_board(request, browser, server, audit):
             if frame is page.main_frame and frame.url.startswith("http"):
                 visited.append(frame.url)
 
+        def console(message):  # Chromium reports each Content-Security-Policy violation here
+            if "Content Security Policy" in message.text:
+                errors.append(f"CSP violation on {page.url}: {message.text}")
+
         page.on("framenavigated", navigated)
+        page.on("console", console)
 
     def open_board(user, base_url: str | None = None, viewport: dict = VIEWPORT):
         context = browser.new_context(viewport=viewport, base_url=base_url or server.url)
@@ -141,6 +146,6 @@ def open_board(request, browser, server, audit):
             page.screenshot(path=SCREENSHOTS / f"{request.node.name}-{username}.png", full_page=True)
     for _, page in opened:
         page.context.close()
-    assert not errors, f"script errors in the pages: {errors}"
+    assert not errors, f"script errors or CSP violations in the pages: {errors}"
     if not failed:
         audit.assert_clean()

@@ -52,18 +52,3 @@ def smtp(settings):
 @pytest.fixture
 def lead(stages, alice):
     return LeadFactory(name="Ana Okafor", company="Northwind", stage=stages["new"], owner=alice)
-
-
-@pytest.fixture
-def unassigned_lead(stages):
-    return LeadFactory(name="Dana Silva", stage=stages["new"], owner=None)
-
-
-@pytest.fixture
-def alices_lead(stages, alice):
-    return LeadFactory(name="Ana Okafor", stage=stages["new"], owner=alice)
-
-
-@pytest.fixture
-def bobs_lead(stages, bob):
-    return LeadFactory(name="Ben Dubois", stage=stages["new"], owner=bob)
