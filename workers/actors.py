@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from crm import importing, scoring
+from webhooks import delivery
 from workers.models import ScoreRequest
 
 MINUTE_MS = 60 * 1000
@@ -38,3 +39,11 @@ def train_model() -> None:
 @dramatiq.actor(max_retries=0, time_limit=10 * MINUTE_MS)
 def import_leads_job(job_id: int) -> None:
     importing.run_job(job_id)
+
+
+@dramatiq.actor(max_retries=0, time_limit=MINUTE_MS)
+def deliver_webhook(delivery_id: str) -> None:
+    """One attempt; the webhooks module decides whether and when the next one comes (backoff up to a day)."""
+    wait = delivery.attempt(delivery_id)
+    if wait is not None:
+        deliver_webhook.send_with_options(args=(delivery_id,), delay=int(wait.total_seconds() * 1000))
