@@ -120,6 +120,8 @@ def _failed(delivery: Delivery, code=None, excerpt: str = "", error: str = "", r
         disable = endpoint.is_active and endpoint.consecutive_failures >= settings.WEBHOOK_DISABLE_AFTER
         if disable:
             _disable(endpoint)
+    if disable:
+        _tell_owner(endpoint)
     wait = retry_delay(delivery.attempts)
     now = timezone.now()
     if retry and not disable and now + wait <= delivery.created_at + GIVE_UP_AFTER:
@@ -135,16 +137,18 @@ def _disable(endpoint: Endpoint) -> None:
     endpoint.is_active = False
     endpoint.disabled_reason = f"Disabled after {endpoint.consecutive_failures} failed deliveries in a row."
     endpoint.save(update_fields=["is_active", "disabled_reason"])
-    owner = endpoint.created_by
-    if owner is not None and owner.email:
-        context = {"endpoint": endpoint, "owner": owner}
-        transaction.on_commit(
-            lambda: send_mail(
-                render_to_string("webhooks/disabled_subject.txt", context).strip(),
-                render_to_string("webhooks/disabled_body.txt", context),
-                None,
-                [owner.email],
-                fail_silently=True,
-            )
-        )
     log.warning("webhook endpoint %s disabled: %s", endpoint.pk, endpoint.disabled_reason)
+
+
+def _tell_owner(endpoint: Endpoint) -> None:
+    owner = endpoint.created_by
+    if owner is None or not owner.email:
+        return
+    context = {"endpoint": endpoint, "owner": owner}
+    send_mail(
+        render_to_string("webhooks/disabled_subject.txt", context).strip(),
+        render_to_string("webhooks/disabled_body.txt", context),
+        None,
+        [owner.email],
+        fail_silently=True,  # the endpoint is disabled either way; a mail server down must not undo that
+    )
