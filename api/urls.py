@@ -4,6 +4,8 @@ from rest_framework.routers import DefaultRouter
 
 from api import views, webhooks
 
+app_name = "api"  # the router's names (lead-detail, ...) must not shadow the pages'
+
 router = DefaultRouter()
 router.include_root_view = False
 router.register("leads", views.LeadViewSet, basename="lead")
@@ -15,8 +17,8 @@ router.register("webhooks", webhooks.WebhookViewSet, basename="webhook")
 router.register(r"webhooks/(?P<endpoint_pk>\d+)/deliveries", webhooks.DeliveryViewSet, basename="delivery")
 
 urlpatterns = [
-    path("auth/token/", views.ObtainToken.as_view(), name="api-token"),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("auth/token/", views.ObtainToken.as_view(), name="token"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include(router.urls)),
 ]
