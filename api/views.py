@@ -80,7 +80,8 @@ class ObtainToken(APIView):
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=BOARD_FILTERS, responses={200: s.LeadSerializer, **errors(400)}),
+    # 404: a cursor that is not one of ours.
+    list=extend_schema(parameters=BOARD_FILTERS, responses={200: s.LeadSerializer, **errors(400, 404)}),
     retrieve=extend_schema(responses={200: s.LeadSerializer, **errors(404)}),
 )
 @extend_schema(tags=["leads"])
