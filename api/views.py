@@ -87,6 +87,7 @@ class ObtainToken(APIView):
 @extend_schema(tags=["leads"])
 class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.LeadSerializer
+    lookup_value_regex = r"\d+"  # ids only: anything else is not a lead (404), never a 500
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
@@ -138,19 +139,16 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @action(detail=True, methods=["post"])
     @idempotent
     def move(self, request, pk=None):
-        lead = get_object_or_404(Lead, pk=pk)
+        # No read first: the service locks the row, and an unknown id is its DoesNotExist, answered 404.
         data = s.MoveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         move = data.validated_data
         placement = services.Placement(
             index=move.get("index") or 0, prev_id=move.get("prev"), next_id=move.get("next")
         )
-        services.move_lead(
-            lead.pk,
-            actor=request.user,
-            stage_slug=move["stage"],
-            placement=placement,
-            version=move["version"],
+        stage, version = move["stage"], move["version"]
+        lead = services.move_lead(
+            int(pk), actor=request.user, stage_slug=stage, placement=placement, version=version
         )
         return self._answer(lead.pk)
 
@@ -189,6 +187,7 @@ class InteractionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 class ReadOnly(viewsets.ReadOnlyModelViewSet):
+    lookup_value_regex = r"\d+"
     pagination_class = None  # short lists: the whole pipeline, every source, every colleague
 
 

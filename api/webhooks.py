@@ -60,6 +60,7 @@ class WebhookViewSet(
 ):
     queryset = Endpoint.objects.all()
     serializer_class = EndpointSerializer
+    lookup_value_regex = r"\d+"
     permission_classes = [IsManager]
 
     @extend_schema(

@@ -198,3 +198,7 @@ def test_an_unknown_lead_is_a_404(api, alice, stages):
     response = client.post(f"{LEADS}424242/move/", {"stage": "new", "index": 0, "version": 1}, format="json")
     assert response.status_code == 404
     assert client.get(f"{LEADS}424242/interactions/").status_code == 404
+    assert client.get(f"{LEADS}not-a-number/").status_code == 404
+    assert client.get(f"{LEADS}{10**30}/").status_code == 404
+    body = {"stage": "new", "index": 0, "version": 1}
+    assert client.post(f"{LEADS}{10**30}/move/", body, format="json").status_code == 404
