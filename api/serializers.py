@@ -170,7 +170,10 @@ class TokenSerializer(serializers.Serializer):
 
 class ConflictSerializer(serializers.Serializer):
     detail = serializers.CharField()
-    lead = LeadSerializer()
+    lead = LeadSerializer(
+        required=False,
+        help_text="The lead as it is now; absent when the conflict is a reused Idempotency-Key.",
+    )
 
 
 class ErrorSerializer(serializers.Serializer):

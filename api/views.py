@@ -31,7 +31,11 @@ ERRORS = {
     409: OpenApiResponse(s.ErrorSerializer, description="The Idempotency-Key was used for another request."),
     429: OpenApiResponse(s.ErrorSerializer, description="Too many requests; see Retry-After."),
 }
-CONFLICT = {409: OpenApiResponse(s.ConflictSerializer, description="Stale version: the lead as it is now.")}
+CONFLICT = {
+    409: OpenApiResponse(
+        s.ConflictSerializer, description="A stale version or a full column: the lead as it is now."
+    )
+}
 
 
 def errors(*codes: int) -> dict:

@@ -31,9 +31,11 @@ def verify(secret: str, signature_header: str, body: str) -> int:
 
 def run_queued_deliveries(broker) -> None:
     """Run what the subscriber queued, as the worker would (the actor itself, not a copy of its logic)."""
-    while broker.queues["default"].qsize():
-        message = dramatiq.Message.decode(broker.queues["default"].get())
+    waiting = broker.queues["default"]
+    while waiting.qsize():
+        message = dramatiq.Message.decode(waiting.get())
         actors.deliver_webhook(*message.args)
+        waiting.task_done()  # or the broker's join() would wait for it forever, in later tests too
 
 
 def test_a_move_is_delivered_signed_to_the_receiver(endpoint, receiver, stages, alice, broker, on_commit):
