@@ -55,14 +55,12 @@ def serve(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture
 def receiver():
-    holder: dict = {}
     server = ThreadingHTTPServer(("127.0.0.1", 0), None)
     receiver = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}/hooks/pipeline?source=test")
     server.RequestHandlerClass = serve(receiver)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    holder["server"] = server
     yield receiver
     receiver.release.set()
     server.shutdown()
