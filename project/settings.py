@@ -59,6 +59,10 @@ INSTALLED_APPS = [
     "crm",
     "realtime",
     "workers",
+    "rest_framework",
+    "drf_spectacular",
+    "api",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -258,6 +262,41 @@ ANALYTICS_MIN_TEST_LEADS = 30  # a source (and the rest) needs this many leads b
 ANALYTICS_SIGNIFICANCE = 0.05  # two-proportion z-test, two-sided
 ANALYTICS_SNAPSHOT_RETENTION_DAYS = 400  # AgentPerformance rows kept
 DASHBOARD_REFRESH_SECONDS = 1.0  # a dashboard page refreshes at most this often, however busy the team
+
+# --- REST API and webhooks (api/, webhooks/) --------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.HashedTokenAuthentication",
+        # The browsable docs run in a logged-in browser; DRF enforces CSRF on it.
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Cursor",
+    "PAGE_SIZE": 50,
+}
+# Requests per token (or per address without one); read per request, so tests can lower them.
+API_THROTTLE_RATES = {
+    "token": os.environ.get("API_RATE", "1200/min"),
+    "anon": os.environ.get("API_ANON_RATE", "60/min"),
+    "login": os.environ.get("API_LOGIN_RATE", "10/min"),
+}
+API_IDEMPOTENCY_HOURS = 24  # how long a POST's Idempotency-Key replays its first answer
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Pipeline API",
+    "DESCRIPTION": "Leads, interactions, stages, sources, users and webhooks. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+# Webhook targets on private, loopback or link-local addresses are refused in production (a webhook must not
+# become a way into the internal network); development and tests deliver to local receivers.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
+WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "5"))  # seconds to connect, and to read
+WEBHOOK_DISABLE_AFTER = 20  # consecutive failed attempts before an endpoint is disabled
 
 LOGGING = {
     "version": 1,

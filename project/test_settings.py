@@ -31,3 +31,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # that a plain-HTTP client keeps. tests/security checks production's own values with `check --deploy`.
 SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
+
+# Webhook receivers in tests are local HTTP servers.
+WEBHOOK_ALLOW_PRIVATE = True

@@ -3,10 +3,16 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from api import pages as api_pages
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/leads/kanban/", permanent=False)),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("crm.urls")),
+    path("api/v1/", include("api.urls")),
+    path("profile/", api_pages.profile, name="profile"),
+    path("profile/tokens/<int:pk>/revoke/", api_pages.revoke, name="token-revoke"),
+    path("settings/webhooks/", include("webhooks.urls")),
 ]

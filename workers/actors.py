@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from crm import follow_ups, importing, reminders, scoring, snapshots
+from webhooks import delivery
 from workers.models import ScoreRequest
 
 MINUTE_MS = 60 * 1000
@@ -62,3 +63,11 @@ def send_reminders() -> None:
 def refresh_agent_performance() -> None:
     """This hour's AgentPerformance rows; a rerun in the same hour overwrites them."""
     snapshots.record_agent_performance()
+
+
+@dramatiq.actor(max_retries=0, time_limit=MINUTE_MS)
+def deliver_webhook(delivery_id: str) -> None:
+    """One attempt; the webhooks module decides whether and when the next one comes (backoff up to a day)."""
+    wait = delivery.attempt(delivery_id)
+    if wait is not None:
+        deliver_webhook.send_with_options(args=(delivery_id,), delay=int(wait.total_seconds() * 1000))

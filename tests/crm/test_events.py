@@ -9,7 +9,7 @@ from crm import events
 
 def test_every_subscriber_handles_or_ignores_every_event_type():
     subscribers = [s for s in events.bus.subscribers if isinstance(s, events.Handlers)]
-    assert {s.name for s in subscribers} >= {"realtime", "workers"}
+    assert {s.name for s in subscribers} >= {"realtime", "workers", "webhooks"}
     for subscriber in subscribers:
         assert subscriber.unhandled() == set(), f"{subscriber.name} forgets {subscriber.unhandled()}"
 
