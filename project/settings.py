@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_dramatiq",
     "simple_history",
+    "drf_spectacular_sidecar",
     "axes",
     "csp",
     "crm",
@@ -291,6 +292,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Swagger UI from the installed sidecar package, not a CDN: the docs work offline and under the CSP.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 # Webhook targets on private, loopback or link-local addresses are refused in production (a webhook must not
 # become a way into the internal network); development and tests deliver to local receivers.

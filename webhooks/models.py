@@ -15,6 +15,9 @@ EVENT_TYPES = (
     "lead.lost",
     "interaction.logged",
     "leads.imported",
+    "lead.snoozed",
+    "follow_up.changed",
+    "follow_up.due",
 )
 TEST_EVENT = "endpoint.test"
 

@@ -6,7 +6,7 @@ and queues them; the HTTP calls happen in the worker (workers.actors.deliver_web
 
 from api.serializers import InteractionSerializer, LeadSerializer
 from crm import events, queries
-from crm.models import Interaction, Stage
+from crm.models import FollowUp, Interaction, Stage
 from webhooks.models import Endpoint
 from webhooks.services import queue_event
 
@@ -74,6 +74,31 @@ def _imported(event: events.LeadsImported) -> None:
     if listening := _listening("leads.imported"):
         payload = {"object": {"lead_ids": list(event.lead_ids)}}
         queue_event("leads.imported", payload, listening["leads.imported"])
+
+
+@handlers.on(events.LeadSnoozed)
+def _snoozed(event: events.LeadSnoozed) -> None:
+    if (listening := _listening("lead.snoozed")) and (lead := _lead(event.lead_id)):
+        queue_event("lead.snoozed", {"object": lead, "until": event.until}, listening["lead.snoozed"])
+
+
+@handlers.on(events.FollowUpChanged, events.ReminderDue)
+def _follow_up(event: events.FollowUpChanged | events.ReminderDue) -> None:
+    event_type = "follow_up.due" if isinstance(event, events.ReminderDue) else "follow_up.changed"
+    follow_up = FollowUp.objects.filter(pk=event.follow_up_id).first()
+    if (listening := _listening(event_type)) and follow_up is not None:
+        payload = {
+            "object": {
+                "id": follow_up.pk,
+                "lead": follow_up.lead_id,
+                "owner": follow_up.owner_id,
+                "due_at": follow_up.due_at.isoformat(),
+                "note": follow_up.note,
+                "state": follow_up.state,
+                "sequence": follow_up.sequence,
+            }
+        }
+        queue_event(event_type, payload, listening[event_type])
 
 
 # Background rescoring (every open lead, daily) would flood receivers; the board's own bookkeeping and the

@@ -159,7 +159,6 @@ def test_an_interaction_is_logged_through_the_service(api, alice, alices_lead, p
         ("post", "", {"name": "X", "stage": "nowhere"}, "stage"),
         ("post", "", {"name": "X", "owner": 987654}, "owner"),
         ("post", "", {"name": "X", "source": "abc"}, "source"),
-        ("post", "", {"name": "X", "follow_up_at": "tomorrow"}, "follow_up_at"),
         ("post", "", {"name": "X" * 500}, "name"),
         ("post", "", {"name": "X", "attributes": [1, 2]}, "attributes"),
         ("patch", "{pk}/", {"company": "Globex"}, "version"),

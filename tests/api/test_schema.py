@@ -1,5 +1,7 @@
 """The OpenAPI schema is valid, and every documented operation answers with a documented status and body."""
 
+import re
+
 import pytest
 import yaml
 from openapi_schema_validator import OAS30Validator
@@ -27,7 +29,8 @@ def test_the_schema_is_valid_openapi(schema):
 def test_the_docs_page_is_served(client):
     response = client.get("/api/v1/docs/")
     assert response.status_code == 200
-    assert b"/api/v1/schema/" in response.content
+    assert b"/api/v1/docs/?script=" in response.content  # its start-up script, which names the schema
+    assert b"/api/v1/schema/" in client.get("/api/v1/docs/?script=").content
 
 
 def operations(schema) -> dict[str, tuple[str, str]]:
@@ -145,3 +148,13 @@ def test_refusals_answer_as_documented(schema, world, api, alice):
         response = call(client, path, method, params, body)
         assert response.status_code == expected, (path, response.content[:300])
         check_body(schema, body_schema(schema, path, method, expected), response)
+
+
+def test_the_docs_page_loads_swagger_from_this_site_with_no_inline_script(client, alice):
+    client.force_login(alice)
+    page = client.get("/api/v1/docs/").content.decode()
+
+    assert "cdn" not in page.lower() and "//unpkg" not in page and "jsdelivr" not in page
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, re.S)
+    assert scripts and all('src="' in attrs and not body.strip() for attrs, body in scripts)
+    assert client.get("/api/v1/docs/?script=").status_code == 200

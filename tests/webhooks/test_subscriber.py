@@ -1,10 +1,12 @@
 """Domain events become deliveries for the endpoints that asked; the managers' settings pages."""
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from crm import services
+from crm import follow_ups, reminders, services
 from tests.factories import LeadFactory
 from webhooks import services as webhook_services
 from webhooks.models import Delivery, Endpoint
@@ -127,3 +129,20 @@ def test_enabling_again_clears_the_failure_count(client, manager):
     client.post(f"/settings/webhooks/{endpoint.pk}/toggle/")
     endpoint.refresh_from_db()
     assert (endpoint.is_active, endpoint.consecutive_failures) == (True, 0)
+
+
+def test_a_due_reminder_and_a_snooze_are_delivered_to_who_asked(manager, alice, stages, on_commit, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    register(manager, "follow_up.due", "lead.snoozed")
+    lead = LeadFactory(stage=stages["new"], owner=alice)
+    due = timezone.now() + timedelta(hours=1)
+    with on_commit():
+        follow_up = follow_ups.schedule_follow_up(lead.pk, actor=alice, due_at=due, note="Call back")
+    with on_commit():
+        reminders.send_due(due)
+    with on_commit():
+        follow_ups.snooze_lead(lead.pk, actor=alice, until=due)
+
+    assert sent_types() == ["follow_up.due", "lead.snoozed"]
+    payload = json.loads(Delivery.objects.get(event_type="follow_up.due").body)
+    assert (payload["object"]["id"], payload["object"]["note"]) == (follow_up.pk, "Call back")
