@@ -1,16 +1,22 @@
 """Fuzzing what a browser or a script may send: no 5xx, no partial write, the version unchanged on refusal."""
 
+import json
 import string
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm.models import FollowUp, Lead
+from project.asgi import application
 from tests.factories import LeadFactory
+from tests.sockets import ORIGIN, socket_headers
 
 FUZZ = settings(
     max_examples=40,
@@ -98,3 +104,45 @@ def test_the_follow_up_endpoints_never_fail_and_refuse_whole(browser, alices, al
     if edited.status_code != 200:
         existing.refresh_from_db()
         assert (existing.due_at, existing.sequence) == (due, 0)
+
+
+# What a script may send on a board socket: JSON of any shape, near-miss messages, and text that is not JSON.
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+socket_messages = st.one_of(
+    st.text(min_size=1, max_size=60),
+    json_values.map(json.dumps),
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["hello", "ping", "drag", "drop", "filters", "nonsense"])},
+        optional={"last_seq": json_values, "lead": json_values, "filters": json_values},
+    ).map(json.dumps),
+)
+
+
+@pytest.mark.django_db(transaction=True)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(messages=st.lists(socket_messages, min_size=1, max_size=8))
+def test_board_socket_messages_never_break_the_socket_or_change_a_lead(alice, alices, messages):
+    before = snapshot(alices)
+    headers = socket_headers(alice, ORIGIN)
+
+    async def talk() -> list[dict]:
+        socket = WebsocketCommunicator(application, "/ws/board/", headers=headers)
+        accepted, _ = await socket.connect(timeout=5)
+        assert accepted
+        for text in messages:
+            await socket.send_to(text_data=text)
+        # The consumer answers within the moment or not at all; any exception in it surfaces here.
+        outputs = []
+        while not await socket.receive_nothing(timeout=0.3):
+            outputs.append(await socket.receive_output(timeout=1))
+        await socket.disconnect()
+        await get_channel_layer().flush()
+        return outputs
+
+    outputs = async_to_sync(talk)()
+    assert all(o["type"] == "websocket.send" or o.get("code") == 1008 for o in outputs), outputs
+    assert snapshot(alices) == before
