@@ -6,6 +6,7 @@ group; logging out, deleting a session and changing a user (deactivation, a new 
 `session.check` to it, and every socket re-checks on a timer as well (expiry announces nothing).
 """
 
+import logging
 from importlib import import_module
 from types import SimpleNamespace
 
@@ -18,6 +19,8 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from realtime import broadcast
+
+log = logging.getLogger(__name__)
 
 
 def current_user(scope):
@@ -37,7 +40,16 @@ def current_user(scope):
 
 def _check_after_commit(user_id: int) -> None:
     # After the change is committed: a socket that re-read the session sooner would find it still valid.
-    transaction.on_commit(lambda: broadcast.check_sessions(user_id))
+    transaction.on_commit(lambda: _tell_sockets(user_id))
+
+
+def _tell_sockets(user_id: int) -> None:
+    # The change is saved whatever happens here; a socket that misses the word finds out on its next
+    # periodic check, so a failing channel layer is logged, never made the writer's error.
+    try:
+        broadcast.check_sessions(user_id)
+    except Exception:
+        log.exception("could not ask the sockets of user #%s to re-check their session", user_id)
 
 
 @receiver(user_logged_out)
