@@ -13,7 +13,8 @@ DASHBOARD_REFUSAL = "The dashboard is for managers."
 @require_GET
 @manager_required(DASHBOARD_REFUSAL)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    context = {"status": scoring.model_status(), "totals": queries.pipeline_totals()}
+    # Chart scripts load with the page only; panels swapped in later (button, socket) are redrawn by them.
+    context = {"status": scoring.model_status(), "totals": queries.pipeline_totals(), "load_charts": True}
     return render(request, "crm/dashboard.html", context)
 
 

@@ -10,8 +10,16 @@ from ml.features import build_frame
 from ml.train import train
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-# CI places shared/ beside the repository clone.
-BANK_CSV = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "bank-full.csv"
+# CI places shared/ beside the repository clone; a git worktree may sit one level deeper.
+_REPO = Path(__file__).resolve().parents[2]
+BANK_CSV = next(
+    (
+        p / "shared" / "data" / "bank-full.csv"
+        for p in _REPO.parents
+        if (p / "shared/data/bank-full.csv").is_file()
+    ),
+    _REPO.parent / "shared" / "data" / "bank-full.csv",
+)
 
 
 @pytest.fixture
