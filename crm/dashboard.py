@@ -36,7 +36,8 @@ def live_context(now: datetime | None = None) -> dict:
 @require_GET
 @manager_required(DASHBOARD_REFUSAL)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    context = {"status": scoring.model_status(), **live_context()}
+    # Chart scripts load with the page only; panels swapped in later (button, socket) are redrawn by them.
+    context = {"status": scoring.model_status(), **live_context(), "load_charts": True}
     return render(request, "crm/dashboard.html", context)
 
 

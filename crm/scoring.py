@@ -148,7 +148,26 @@ def model_status() -> dict:
 
 
 def _with_date(meta: dict) -> dict:
-    return {**meta, "trained": datetime.fromisoformat(meta["trained_at"]) if meta.get("trained_at") else None}
+    trained = datetime.fromisoformat(meta["trained_at"]) if meta.get("trained_at") else None
+    return {**meta, "trained": trained, "card": model_card(meta.get("metrics") or {})}
+
+
+def model_card(metrics: dict) -> dict:
+    """What the model card shows beyond the headline metrics (older models' metrics lack some: shown less)."""
+    weight = metrics.get("model_weight")
+    error = metrics.get("calibration_error")
+    curve, points = metrics.get("learning_curve") or [], metrics.get("reliability") or []
+    return {
+        "model_share": None if weight is None else round(100 * weight),
+        "heuristic_share": None if weight is None else 100 - round(100 * weight),
+        "calibration": metrics.get("calibration"),
+        "calibration_error": None if error is None else round(100 * error, 1),
+        "dropped": metrics.get("dropped") or [],
+        "pooled": metrics.get("pooled") or {},
+        "charts": {"curve": curve, "reliability": points, "heuristic_auc": metrics.get("heuristic_auc")}
+        if curve or points
+        else None,
+    }
 
 
 def should_train() -> bool:

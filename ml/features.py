@@ -21,6 +21,7 @@ must still keep outcome-revealing columns out of `attributes` (e.g. the bank dat
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
@@ -53,6 +54,12 @@ NUMERIC_SHARE = 0.95
 NUMERIC_SAMPLE = 1000
 
 _SECONDS_PER_DAY = 86400.0
+# A number with an optional sign, currency symbol and percent sign around it ("-$1,234.50", "12 %").
+_SPREADSHEET_NUMBER = re.compile(r"(?P<sign>[-+])?\s*[$€£]?\s*(?P<digits>[\d.,]+)\s*%?")
+# "1,234" and "1,234,567.5": comma thousands separators (taken before the decimal-comma reading of "1,234").
+_THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
+# "3,5" and "1234,56": a decimal comma, as Portuguese or German spreadsheets write it.
+_DECIMAL_COMMA = re.compile(r"\d+,\d+")
 
 
 def build_frame(
@@ -203,12 +210,30 @@ def _convert_attribute(col: pd.Series) -> pd.Series:
 
 
 def _number(value: object) -> float:
-    """The finite number a value stands for, else NaN ("n/a", "", "inf" all count as missing)."""
+    """The finite number a value stands for, else NaN ("n/a", "", "inf" all count as missing).
+
+    Text is read the way spreadsheets write numbers into CSV cells (quoted, since they may hold the
+    delimiter): "1,234.50", "$1,200", "12%", "3,5" (a decimal comma) are numbers too.
+    """
+    if isinstance(value, str):
+        value = _spreadsheet_number(value.strip())
     try:
-        number = float(value.strip() if isinstance(value, str) else value)
+        number = float(value)
     except (TypeError, ValueError):
         return math.nan
     return number if math.isfinite(number) else math.nan
+
+
+def _spreadsheet_number(text: str) -> str:
+    match = _SPREADSHEET_NUMBER.fullmatch(text)
+    if not match:
+        return text
+    sign, digits = match["sign"] or "", match["digits"]
+    if _THOUSANDS.fullmatch(digits):
+        digits = digits.replace(",", "")
+    elif _DECIMAL_COMMA.fullmatch(digits):
+        digits = digits.replace(",", ".")
+    return sign + digits
 
 
 def _mostly_numeric(codes: np.ndarray, uniques) -> bool:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ml.features import ATTR_PREFIX, INTERACTION_KINDS, align_frame
-from ml.train import TrainedModel
+
+if TYPE_CHECKING:  # ml.train imports this module for the heuristic prior
+    from ml.train import TrainedModel
 
 Reason = tuple[str, float]
 

@@ -76,6 +76,16 @@ def test_mostly_numeric_attribute_becomes_float_and_stray_text_nan(now):
     assert np.isnan(column.iloc[-1])
 
 
+def test_numbers_as_spreadsheets_write_them_in_quoted_cells_are_numbers(now):
+    values = ["1,234.50", "$1,200", "12%", "3,5", " 42 ", "-7"] * 10 + ["n/a"]
+    frame = build_frame([lead(attributes={"balance": v}) for v in values], now)
+
+    column = frame["attr_balance"]
+    assert column.dtype == float
+    assert column.tolist()[:6] == [1234.5, 1200.0, 12.0, 3.5, 42.0, -7.0]
+    assert np.isnan(column.iloc[-1])
+
+
 def test_text_attribute_stays_categorical_with_nan_for_empty(now):
     values = ["retired", " admin. ", "", None, "7"]
     frame = build_frame([lead(attributes={"job": v}) for v in values], now)

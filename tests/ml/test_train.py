@@ -3,9 +3,20 @@ from datetime import datetime
 
 import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from ml.features import build_frame
-from ml.train import MIN_CLOSED, NotEnoughData, train
+from ml.scoring import heuristic_scores, source_conversion_rates
+from ml.train import (
+    MIN_CLOSED,
+    NotEnoughData,
+    Platt,
+    calibration_error,
+    informative_columns,
+    reliability,
+    train,
+)
+from tests.datasets import synthetic_records
 
 
 def test_too_few_closed_leads_raise_not_enough_data_saying_how_many_more(synthetic_frame):
@@ -42,7 +53,7 @@ def test_metrics_are_present_and_sane(trained_model, synthetic):
     assert metrics["roc_auc"] > 0.65
     assert metrics["n_train"] + metrics["n_test"] == metrics["n_leads"] == len(synthetic[1])
     assert metrics["n_test"] == pytest.approx(0.25 * metrics["n_leads"], abs=1)
-    assert set(metrics["cv"]) == {"logreg", "forest", "hgb"}
+    assert set(metrics["cv"]) == {"logreg", "forest", "hgb", "ensemble"}
     assert metrics["model"] in metrics["cv"]
 
 
@@ -128,3 +139,137 @@ def test_unknown_candidate_is_rejected(synthetic_frame, synthetic):
 def test_outcome_count_must_match_rows(synthetic_frame):
     with pytest.raises(ValueError, match="outcomes"):
         train(synthetic_frame, [True, False] * 10)
+
+
+def test_mostly_empty_and_unique_per_lead_columns_are_dropped_with_the_reason(now):
+    records = [
+        {
+            "engagement_level": i % 4,
+            "attributes": {
+                "email": f"person{i}@example.com",
+                "customer_id": 1000 + i,
+                "fax": "555-0100" if i < 2 else "",
+                "city": ("Lisbon", "Porto")[i % 2],
+            },
+        }
+        for i in range(80)
+    ]
+
+    numeric, categorical, dropped = informative_columns(build_frame(records, now))
+
+    reasons = {d["label"]: d["reason"] for d in dropped}
+    assert reasons["email"] == "80 different values in 80 leads: an id, a name or free text"
+    assert reasons["customer_id"] == "a different number on every lead: an id"
+    assert reasons["fax"] == "empty on 98% of leads"
+    assert "attr_city" in categorical
+    assert "engagement_level" in numeric
+
+
+def test_dropped_columns_and_their_reasons_reach_the_metrics(now):
+    records = [{"engagement_level": i % 4, "attributes": {"email": f"p{i}@example.com"}} for i in range(60)]
+    converted = [i % 4 >= 2 for i in range(60)]
+
+    model = train(build_frame(records, now), converted, candidates=("logreg",))
+
+    assert {
+        "name": "attr_email",
+        "label": "email",
+        "reason": "60 different values in 60 leads: an id, a name or free text",
+    } in model.metrics["dropped"]
+    assert "attr_email" not in {f["name"] for f in model.features}
+
+
+def test_rare_categories_are_pooled_and_counted(now):
+    cities = ["Lisbon"] * 40 + ["Porto"] * 30 + [f"Village {i}" for i in range(10)]
+    records = [{"engagement_level": i % 4, "attributes": {"city": city}} for i, city in enumerate(cities)]
+    converted = [i % 4 >= 2 for i in range(80)]
+
+    model = train(build_frame(records, now), converted, candidates=("logreg",))
+
+    assert model.metrics["pooled"] == {"city": 10}
+    encoder = model.pipeline.estimators[0].named_steps["prepare"].named_transformers_["categorical"][-1]
+    assert len(encoder.get_feature_names_out()) == 3  # Lisbon, Porto, and one column for the ten villages
+
+
+@pytest.fixture(scope="module")
+def small_model(synthetic_frame, synthetic):
+    return train(synthetic_frame.head(300), synthetic[1][:300], seed=0)
+
+
+def test_calibration_is_sigmoid_on_small_histories_and_isotonic_on_large(small_model, trained_model):
+    assert small_model.metrics["calibration"] == "sigmoid"
+    assert trained_model.metrics["calibration"] == "isotonic"
+
+
+def test_small_histories_are_cross_validated_with_repeated_folds(small_model, trained_model):
+    assert small_model.metrics["cv_folds"] == 15  # 5 folds, three times
+    assert trained_model.metrics["cv_folds"] == 3
+
+
+def test_learning_curve_grows_to_the_training_split(small_model):
+    curve = small_model.metrics["learning_curve"]
+
+    assert [point["n"] for point in curve] == [50, 100, 225]  # sizes up to 80% of the split, then it
+    assert curve[-1]["auc"] == small_model.metrics["roc_auc"]
+    assert all(0.0 <= point["auc"] <= 1.0 for point in curve)
+
+
+def test_reliability_bins_cover_the_held_out_leads_in_equal_groups(small_model):
+    bins = small_model.metrics["reliability"]
+
+    assert sum(b["n"] for b in bins) == small_model.metrics["n_test"]
+    assert max(b["n"] for b in bins) - min(b["n"] for b in bins) <= 1
+    assert [b["predicted"] for b in bins] == sorted(b["predicted"] for b in bins)
+
+
+def test_calibration_error_is_zero_when_predictions_match_outcome_rates():
+    y = [0, 0, 0, 1] * 25 + [1, 1, 1, 0] * 25
+    proba = [0.25] * 100 + [0.75] * 100
+
+    assert calibration_error(y, proba, bins=2) == pytest.approx(0.0)
+    assert calibration_error(y, [0.5] * 200, bins=2) == pytest.approx(0.25)
+    assert len(reliability(y, proba)) == 10
+
+
+def test_the_heuristic_weighs_in_on_small_histories_and_not_on_large(synthetic_frame, synthetic, monkeypatch):
+    small = train(synthetic_frame.head(120), synthetic[1][:120], seed=0, candidates=("logreg",))
+    monkeypatch.setattr("ml.train.BLEND_MAX_CLOSED", 100)
+    large = train(synthetic_frame.head(120), synthetic[1][:120], seed=0, candidates=("logreg",))
+
+    assert small.metrics["model_weight"] < 1.0
+    assert small.metrics["heuristic_auc"] is not None
+    assert large.metrics["model_weight"] == 1.0
+    assert large.pipeline.prior is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not yet: 4 of 5 histories of 60 match or beat the heuristic; one (seed 4) scores 0.70 against "
+    "0.72, "
+    "mean 0.728 against 0.732: cross-validation on 45 training leads still trusts a lucky model too much",
+)
+def test_sixty_closed_leads_score_better_than_the_heuristic_alone(now):
+    """Averaged over 5 histories of 60 leads, judged on 3,000 other leads (the heuristic uses the same
+    source rates it would use in production, from the 60)."""
+    model_aucs, heuristic_aucs = [], []
+    test_records, test_converted = synthetic_records(3000, now, seed=99)
+    test_frame = build_frame(test_records, now)
+    for seed in range(5):
+        records, converted = synthetic_records(60, now, seed=seed)
+        frame = build_frame(records, now)
+        model = train(frame, converted, seed=0)
+        rates, base_rate = source_conversion_rates(frame["source"], converted)
+        model_aucs.append(roc_auc_score(test_converted, model.predict_proba(test_frame)))
+        heuristic_aucs.append(roc_auc_score(test_converted, heuristic_scores(test_frame, rates, base_rate)))
+
+    assert np.mean(model_aucs) > np.mean(heuristic_aucs)
+
+
+def test_sigmoid_calibration_never_turns_the_ranking_around():
+    scores = np.linspace(-3, 3, 100)
+    y = (scores < 0).astype(int)  # out-of-fold scores that ranked backwards by bad luck
+
+    proba = Platt().fit(scores, y).predict(scores)
+
+    assert np.all(np.diff(proba) > 0)
+    assert proba.mean() == pytest.approx(0.5, abs=0.02)

@@ -1,4 +1,9 @@
+import json
+import re
+
 import pytest
+
+from crm import scoring
 
 
 @pytest.fixture
@@ -24,6 +29,33 @@ def test_the_dashboard_shows_the_held_out_metrics_of_the_live_model(manager_clie
     page = manager_client.get("/dashboard-enhanced/").content.decode()
     assert "ROC AUC" in page
     assert "held-out" in page
+
+
+def test_the_model_card_charts_its_learning_curve_and_reliability_from_a_static_script(
+    manager_client, history
+):
+    scoring.train()
+    page = manager_client.get("/dashboard-enhanced/").content.decode()
+
+    data = json.loads(
+        re.search(r'<script id="model-charts-data" type="application/json">(.*?)</script>', page).group(1)
+    )
+    assert [point["n"] for point in data["curve"]][-1] == 45  # the training split of 60 closed leads
+    assert sum(point["n"] for point in data["reliability"]) == 15  # the held-out split
+    assert 'src="/static/vendor/chartjs/chart.umd.min.js"' in page
+    assert 'src="/static/model_card.js"' in page
+    assert "Learning curve" in page and "Reliability" in page
+
+
+def test_the_model_card_says_which_columns_were_left_out_and_why(manager_client, history):
+    for lead in history:
+        lead.attributes["email"] = f"lead{lead.pk}@example.com"
+        lead.save(update_fields=["attributes"])
+    scoring.train()
+
+    page = manager_client.get("/dashboard-enhanced/").content.decode()
+
+    assert "<strong>email</strong>: 60 different values in 60 leads: an id, a name or free text" in page
 
 
 def test_the_train_button_queues_training_in_the_background(manager_client, stages, broker, on_commit):
