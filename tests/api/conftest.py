@@ -4,7 +4,6 @@ import pytest
 from rest_framework.test import APIClient
 
 from api.tokens import issue_token
-from tests.factories import LeadFactory
 
 
 def client_for(user=None, raw_token: str | None = None) -> APIClient:
@@ -20,18 +19,3 @@ def client_for(user=None, raw_token: str | None = None) -> APIClient:
 def api():
     """`api(alice)` -> a client sending a fresh token of Alice's; `api()` -> an anonymous client."""
     return client_for
-
-
-@pytest.fixture
-def alices_lead(stages, alice):
-    return LeadFactory(name="Ana Okafor", stage=stages["new"], owner=alice)
-
-
-@pytest.fixture
-def bobs_lead(stages, bob):
-    return LeadFactory(name="Ben Dubois", stage=stages["new"], owner=bob)
-
-
-@pytest.fixture
-def unassigned_lead(stages):
-    return LeadFactory(name="Dana Silva", stage=stages["new"], owner=None)
