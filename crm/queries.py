@@ -239,13 +239,3 @@ def _show(value) -> str:
 
 def interactions(lead: Lead, limit: int = 50) -> QuerySet:
     return Interaction.objects.filter(lead=lead).select_related("agent")[:limit]
-
-
-def pipeline_totals() -> list[dict]:
-    """Per stage: count and value, in stage order (one grouped query)."""
-    stats = column_stats()
-    rows = []
-    for stage in Stage.objects.all():
-        count, value = stats.get(stage.pk, (0, Decimal(0)))
-        rows.append({"stage": stage, "count": count, "value": value})
-    return rows
