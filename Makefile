@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format install install-dev worker scheduler bench clean
+.PHONY: run test lint format install install-dev worker scheduler bench clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ format: install-dev
 
 test: install-dev lint
 	$(BIN)/python -m pytest
+
+# Refresh the committed pictures of every page at desktop, tablet and phone sizes (docs/screenshots/).
+screenshots: install-dev
+	SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -m browser -q
 
 clean:
 	rm -rf $(VENV) node_modules var staticfiles .pytest_cache .ruff_cache

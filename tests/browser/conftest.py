@@ -6,6 +6,7 @@ Every page a test opens is audited with axe-core (tests/browser/axe.py): a serio
 fails the test, and so does any Content-Security-Policy violation the browser reports.
 """
 
+import os
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,11 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1600, "height": 900}  # all five columns side by side
 PHONE = {"width": 390, "height": 844}
+TABLET = {"width": 768, "height": 1024}
 SCREENSHOTS = Path("/tmp/pipeline-browser")
+# Where `shoot` keeps the pictures of every page at every size: var/screenshots by default (generated, not
+# committed); `make screenshots` points it at docs/screenshots, the set the README shows.
+GALLERY = Path(os.environ.get("SCREENSHOTS_DIR", Path(__file__).resolve().parents[2] / "var" / "screenshots"))
 TIMEOUT_MS = 20_000  # generous: the machine may be busy; nothing waits this long when things work
 failed_key = pytest.StashKey[bool]()  # set on a test that failed, for its screenshots
 
@@ -97,6 +102,21 @@ def audit_everything(audit: Audit, context, visited: list[str]) -> None:
             page.goto(url)
             audit.check(page)
             page.close()
+
+
+@pytest.fixture
+def shoot():
+    """`shoot(page, "board")` saves the page as it is now to GALLERY as board-<width>x<height>.png, so a
+    reviewer can look at every page at every size the tests open without running a server."""
+
+    def shoot(page, name: str) -> Path:
+        size = page.viewport_size
+        GALLERY.mkdir(parents=True, exist_ok=True)
+        path = GALLERY / f"{name}-{size['width']}x{size['height']}.png"
+        page.screenshot(path=path, full_page=True)
+        return path
+
+    return shoot
 
 
 @pytest.fixture
