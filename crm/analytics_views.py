@@ -66,6 +66,9 @@ PERFORMANCE_SORTS = {
     "overdue": lambda r: r.overdue,
 }
 HEATMAP_REFUSAL = "The source heatmap is for managers."
+# The period each table shows when none is asked for (the pages' and the API's).
+PERFORMANCE_PERIOD = "90d"
+SOURCES_PERIOD = "12m"
 
 
 def cell(value) -> str:
@@ -100,6 +103,11 @@ def _sorted(rows: list, key: str) -> tuple[list, str]:
     return sorted(present, key=value, reverse=key.startswith("-")) + missing, key
 
 
+def rows_for(user) -> int | None:
+    """Whose performance row a user sees: None (every agent's) for managers, an agent their own."""
+    return None if is_manager(user) else user.pk
+
+
 def _period_or_400(request: HttpRequest, default: str):
     try:
         return analytics.parse_period(request.GET, default), None
@@ -119,11 +127,10 @@ def _percent(rate: analytics.Rate) -> float | None:
 @require_GET
 def performance(request: HttpRequest) -> HttpResponse:
     """Managers see every agent; an agent sees their own row only."""
-    period, refusal = _period_or_400(request, "90d")
+    period, refusal = _period_or_400(request, PERFORMANCE_PERIOD)
     if refusal:
         return refusal
-    manager = is_manager(request.user)
-    agent_id = None if manager else request.user.pk
+    agent_id = rows_for(request.user)
     rows, sort = _sorted(analytics.agent_rows(period, agent_id=agent_id), request.GET.get("sort", "agent"))
     if request.GET.get("format") == "csv":
         return csv_response(
@@ -159,7 +166,7 @@ def performance(request: HttpRequest) -> HttpResponse:
 @require_GET
 @manager_required(HEATMAP_REFUSAL)
 def source_heatmap(request: HttpRequest) -> HttpResponse:
-    period, refusal = _period_or_400(request, "12m")
+    period, refusal = _period_or_400(request, SOURCES_PERIOD)
     if refusal:
         return refusal
     view, csv_wanted = request.GET.get("view", ""), request.GET.get("format") == "csv"

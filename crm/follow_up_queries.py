@@ -33,14 +33,25 @@ def one(follow_up_id: int) -> FollowUp:
     return _with_deliveries(FollowUp.objects.select_related("lead")).get(pk=follow_up_id)
 
 
+# The `due` filters of a user's own follow-ups ("today" in their zone): the top bar's list and the API's.
+DUE_FILTERS = {
+    "overdue": lambda follow_ups, now, tz: follow_ups.overdue(now),
+    "today": lambda follow_ups, now, tz: follow_ups.due_today(now, tz),
+    "attention": lambda follow_ups, now, tz: follow_ups.needing_attention(now, tz),
+}
+
+
+def owned_by(user, due: str = ""):
+    """The user's follow-ups, soonest first; `due` one of DUE_FILTERS (KeyError otherwise) or "" for all."""
+    follow_ups = FollowUp.objects.filter(owner=user)
+    if due:
+        follow_ups = DUE_FILTERS[due](follow_ups, timezone.now(), user_zone(user))
+    return follow_ups.select_related("lead").order_by("due_at", "id")
+
+
 def needing_attention(user):
-    """The user's overdue and due-today follow-ups ("today" in their zone), soonest first."""
-    return (
-        FollowUp.objects.filter(owner=user)
-        .needing_attention(timezone.now(), user_zone(user))
-        .select_related("lead")
-        .order_by("due_at", "id")
-    )
+    """The user's overdue and due-today follow-ups, soonest first."""
+    return owned_by(user, "attention")
 
 
 def due_count(user) -> int:

@@ -58,25 +58,28 @@ def preset_moment(preset: str, now: datetime, tz: tzinfo) -> datetime:
     elif preset == "monday":
         day = local.date() + timedelta(days=7 - local.weekday())  # on a Monday: the next one
     else:
-        raise ValidationError(f"“{preset[:20]}” is not a snooze preset (use {', '.join(SNOOZE_PRESETS)}).")
+        raise ValidationError(
+            {"preset": f"“{preset[:20]}” is not a snooze preset (use {', '.join(SNOOZE_PRESETS)})."}
+        )
     return datetime(day.year, day.month, day.day, MORNING, tzinfo=tz)
 
 
-def _require_future(moment: datetime, now: datetime, what: str) -> None:
+def _require_future(moment: datetime, now: datetime, what: str, field: str) -> None:
+    """Refusals name their `field`, so the API answers with a message per field (pages join them)."""
     if moment <= now:
         shown = timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
-        raise ValidationError(f"{what} must be in the future; {shown} has passed.")
+        raise ValidationError({field: f"{what} must be in the future; {shown} has passed."})
 
 
-def _minutes(value, name: str, default: int) -> int:
+def _minutes(value, name: str, default: int, field: str) -> int:
     if value in (None, ""):
         return default
     try:
         minutes = int(value)
     except (TypeError, ValueError):
-        raise ValidationError(f"{name} must be a whole number of minutes.") from None
+        raise ValidationError({field: f"{name} must be a whole number of minutes."}) from None
     if not 0 <= minutes <= MAX_MINUTES:
-        raise ValidationError(f"{name} must be between 0 and {MAX_MINUTES} minutes.")
+        raise ValidationError({field: f"{name} must be between 0 and {MAX_MINUTES} minutes."})
     return minutes
 
 
@@ -90,7 +93,7 @@ def snooze_lead(
     now = now or timezone.now()
     lead = services._locked(lead_id)
     services._forbid_unless_can_change(actor, lead)
-    _require_future(until, now, "The snooze")
+    _require_future(until, now, "The snooze", "until")
     lead.snoozed_until = until
     lead.snoozed_by = actor
     lead.snooze_reason = (reason or "").strip()[:MAX_REASON]
@@ -223,15 +226,15 @@ def schedule_follow_up(
     now = now or timezone.now()
     lead = services._locked(lead_id)
     services._forbid_unless_can_change(actor, lead)
-    _require_future(due_at, now, "The follow-up")
+    _require_future(due_at, now, "The follow-up", "due_at")
     follow_up = FollowUp(
         lead=lead,
         # The lead's owner follows up; an agent scheduling on an unassigned lead does it themselves.
         owner=lead.owner or actor,
         due_at=due_at,
         note=(note or "").strip(),
-        duration_minutes=_minutes(duration_minutes, "The duration", 30) or 30,
-        remind_minutes_before=_minutes(remind_minutes_before, "The reminder", 15),
+        duration_minutes=_minutes(duration_minutes, "The duration", 30, "duration_minutes") or 30,
+        remind_minutes_before=_minutes(remind_minutes_before, "The reminder", 15, "remind_minutes_before"),
     )
     follow_up._history_user = actor
     follow_up.full_clean(exclude=["lead", "owner"])
@@ -260,14 +263,16 @@ def edit_follow_up(
     _require_open(follow_up)
     changes = {}
     if due_at is not None and due_at != follow_up.due_at:
-        _require_future(due_at, now, "The follow-up")
+        _require_future(due_at, now, "The follow-up", "due_at")
         changes["due_at"] = due_at
     if note is not None and note.strip() != follow_up.note:
         changes["note"] = note.strip()
     if duration_minutes not in (None, ""):
-        changes["duration_minutes"] = _minutes(duration_minutes, "The duration", 30) or 30
+        changes["duration_minutes"] = _minutes(duration_minutes, "The duration", 30, "duration_minutes") or 30
     if remind_minutes_before not in (None, ""):
-        changes["remind_minutes_before"] = _minutes(remind_minutes_before, "The reminder", 15)
+        changes["remind_minutes_before"] = _minutes(
+            remind_minutes_before, "The reminder", 15, "remind_minutes_before"
+        )
     changes = {name: value for name, value in changes.items() if getattr(follow_up, name) != value}
     if not changes:
         return follow_up
@@ -296,7 +301,7 @@ def complete_follow_up(follow_up_id: int, *, actor, log_kind: str = "", notes: s
     _require_open(follow_up)
     if log_kind:
         if log_kind not in Interaction.Kind.values:
-            raise ValidationError(f"“{log_kind[:20]}” is not a kind of interaction.")
+            raise ValidationError({"log_kind": f"“{log_kind[:20]}” is not a kind of interaction."})
         services.log_interaction(lead.pk, actor=actor, kind=log_kind, notes=notes or follow_up.note)
         lead.refresh_from_db()
     _close(follow_up, lead, actor, FollowUp.State.DONE, "completed a follow-up")

@@ -1,8 +1,12 @@
 """Who may do what through the API: exactly the pages' rules (crm.permissions), and no token, no entry."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from api.tokens import issue_token, revoke_token
+from crm import follow_ups
 from tests.api.conftest import client_for
 from webhooks import services as webhook_services
 
@@ -37,7 +41,14 @@ def things(stages, alice, bob, manager, bobs_lead, unassigned_lead, alices_lead)
     endpoint, _ = webhook_services.register_endpoint(
         actor=manager, url="http://127.0.0.1:9/hook", events=["lead.created"]
     )
+    later = timezone.now() + timedelta(days=1)
+    bob_follow_up = follow_ups.schedule_follow_up(bobs_lead.pk, actor=bob, due_at=later)
+    own_follow_up = follow_ups.schedule_follow_up(alices_lead.pk, actor=alice, due_at=later)
+    for lead in (bobs_lead, alices_lead):
+        lead.refresh_from_db()  # scheduling moved their versions on
     return {
+        "bob_follow_up": bob_follow_up,
+        "own_follow_up": own_follow_up,
         "bob": bobs_lead,
         "free": unassigned_lead,
         "own": alices_lead,
@@ -92,6 +103,100 @@ CASES = [
         None,
         {"agent": 200, "manager": 200},
     ),
+    ("list one's follow-ups", "get", "/api/v1/follow-ups/?due=today", None, {"agent": 200, "manager": 200}),
+    (
+        "list another's lead's follow-ups",
+        "get",
+        "/api/v1/leads/{bob.pk}/follow-ups/",
+        None,
+        {"agent": 200, "manager": 200},
+    ),
+    (
+        "schedule on another's lead",
+        "post",
+        "/api/v1/leads/{bob.pk}/follow-ups/",
+        "due",
+        {"agent": 403, "manager": 201},
+    ),
+    (
+        "schedule on an unassigned lead",
+        "post",
+        "/api/v1/leads/{free.pk}/follow-ups/",
+        "due",
+        {"agent": 201, "manager": 201},
+    ),
+    (
+        "read another's follow-up",
+        "get",
+        "/api/v1/follow-ups/{bob_follow_up.pk}/",
+        None,
+        {"agent": 200, "manager": 200},
+    ),
+    (
+        "edit another's follow-up",
+        "patch",
+        "/api/v1/follow-ups/{bob_follow_up.pk}/",
+        {"note": "Mine now"},
+        {"agent": 403, "manager": 200},
+    ),
+    (
+        "complete another's follow-up",
+        "post",
+        "/api/v1/follow-ups/{bob_follow_up.pk}/complete/",
+        {},
+        {"agent": 403, "manager": 200},
+    ),
+    (
+        "cancel one's own follow-up",
+        "post",
+        "/api/v1/follow-ups/{own_follow_up.pk}/cancel/",
+        None,
+        {"agent": 200, "manager": 200},
+    ),
+    (
+        "snooze another's lead",
+        "post",
+        "/api/v1/leads/{bob.pk}/snooze/",
+        {"preset": "tomorrow"},
+        {"agent": 403, "manager": 200},
+    ),
+    (
+        "snooze one's own lead",
+        "post",
+        "/api/v1/leads/{own.pk}/snooze/",
+        {"preset": "1h", "reason": "In a meeting"},
+        {"agent": 200, "manager": 200},
+    ),
+    (
+        "unsnooze another's lead",
+        "post",
+        "/api/v1/leads/{bob.pk}/unsnooze/",
+        None,
+        {"agent": 403, "manager": 200},
+    ),
+    (
+        "read the performance table",
+        "get",
+        "/api/v1/analytics/performance/",
+        None,
+        {"agent": 200, "manager": 200},
+    ),
+    ("read the sources table", "get", "/api/v1/analytics/sources/", None, {"agent": 403, "manager": 200}),
+    (
+        "read the months heatmap",
+        "get",
+        "/api/v1/analytics/sources/months/?period=30d",
+        None,
+        {"agent": 403, "manager": 200},
+    ),
+    (
+        "read the recommendations",
+        "get",
+        "/api/v1/analytics/sources/recommendations/",
+        None,
+        {"agent": 403, "manager": 200},
+    ),
+    ("read the dashboard tiles", "get", "/api/v1/analytics/dashboard/", None, {"agent": 403, "manager": 200}),
     ("list stages", "get", "/api/v1/stages/", None, {"agent": 200, "manager": 200}),
     ("list sources", "get", "/api/v1/sources/", None, {"agent": 200, "manager": 200}),
     ("list users", "get", "/api/v1/users/", None, {"agent": 200, "manager": 200}),
@@ -124,6 +229,7 @@ def body_for(spec, things):
         "move bob": lambda: move_body(things["bob"]),
         "move own": lambda: move_body(things["own"]),
         "hook": lambda: {"url": "http://127.0.0.1:9/other", "events": ["lead.won"]},
+        "due": lambda: {"due_at": "2099-01-05T10:00", "note": "Call about the quote"},
     }
     return named[spec]() if isinstance(spec, str) else spec
 
@@ -147,8 +253,18 @@ def test_each_resource_answers_each_kind_of_caller_as_the_pages_would(
         assert response.json()["detail"]
 
 
+def test_a_refused_snooze_or_follow_up_changes_nothing(as_actor, things):
+    agent, bob_lead, follow_up = as_actor("agent"), things["bob"], things["bob_follow_up"]
+    agent.post(f"/api/v1/leads/{bob_lead.pk}/snooze/", {"preset": "1h"}, format="json")
+    agent.post(f"/api/v1/follow-ups/{follow_up.pk}/cancel/")
+    bob_lead.refresh_from_db()
+    follow_up.refresh_from_db()
+    assert (bob_lead.snoozed_until, follow_up.state) == (None, "open")
+
+
 def test_a_refused_write_changes_nothing(as_actor, things):
     bob_lead = things["bob"]
+    version = bob_lead.version
     as_actor("agent").post(f"/api/v1/leads/{bob_lead.pk}/move/", move_body(bob_lead), format="json")
     bob_lead.refresh_from_db()
-    assert (bob_lead.stage.slug, bob_lead.version) == ("new", 1)
+    assert (bob_lead.stage.slug, bob_lead.version) == ("new", version)

@@ -1,12 +1,15 @@
 """The OpenAPI schema is valid, and every documented operation answers with a documented status and body."""
 
 import re
+from datetime import timedelta
 
 import pytest
 import yaml
+from django.utils import timezone
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
+from crm import follow_ups
 from crm.models import Interaction, Lead
 from tests.factories import SourceFactory
 from webhooks import services as webhook_services
@@ -50,8 +53,13 @@ def world(stages, alice, manager, alices_lead):
         actor=manager, url="http://127.0.0.1:9/hook", events=["lead.moved"]
     )
     webhook_services.send_test(endpoint, actor=manager)
+    later = timezone.now() + timedelta(days=1)
+    follow_up = follow_ups.schedule_follow_up(alices_lead.pk, actor=alice, due_at=later, note="Call back")
+    to_cancel = follow_ups.schedule_follow_up(alices_lead.pk, actor=alice, due_at=later)
     return {
         "lead": alices_lead,
+        "follow_up": follow_up,
+        "to_cancel": to_cancel,
         "source": SourceFactory(name="Referral"),
         "endpoint": endpoint,
         "user": alice,
@@ -61,6 +69,8 @@ def world(stages, alice, manager, alices_lead):
 def requests_for(world) -> dict[str, tuple[dict, dict | None, int]]:
     """operationId -> (path parameters, JSON body or a function making it, what a valid request gets)."""
     lead, endpoint = world["lead"], world["endpoint"]
+    follow_up, to_cancel = world["follow_up"], world["to_cancel"]
+    week = "2099-01-05T10:00:00Z"
 
     def current(**fields):  # a body with the lead's version as it is when the request is made
         return lambda: {**fields, "version": Lead.objects.get(pk=lead.pk).version}
@@ -74,6 +84,20 @@ def requests_for(world) -> dict[str, tuple[dict, dict | None, int]]:
         "leads_move_create": ({"id": lead.pk}, current(stage="contacted", index=0), 200),
         "leads_interactions_list": ({"lead_pk": lead.pk}, None, 200),
         "leads_interactions_create": ({"lead_pk": lead.pk}, {"kind": "email", "notes": "Sent prices"}, 201),
+        "leads_snooze_create": ({"id": lead.pk}, {"until": week, "reason": "On holiday"}, 200),
+        "leads_unsnooze_create": ({"id": lead.pk}, None, 200),
+        "leads_follow_ups_list": ({"lead_pk": lead.pk}, None, 200),
+        "leads_follow_ups_create": ({"lead_pk": lead.pk}, {"due_at": week, "note": "Demo"}, 201),
+        "follow_ups_list": ({}, None, 200),
+        "follow_ups_retrieve": ({"id": follow_up.pk}, None, 200),
+        "follow_ups_partial_update": ({"id": follow_up.pk}, {"note": "Call back about prices"}, 200),
+        "follow_ups_complete_create": ({"id": follow_up.pk}, {"log_kind": "call", "notes": "Done"}, 200),
+        "follow_ups_cancel_create": ({"id": to_cancel.pk}, None, 200),
+        "analytics_performance_retrieve": ({}, None, 200),
+        "analytics_sources_retrieve": ({}, None, 200),
+        "analytics_sources_months_retrieve": ({}, None, 200),
+        "analytics_sources_recommendations_retrieve": ({}, None, 200),
+        "analytics_dashboard_retrieve": ({}, None, 200),
         "stages_list": ({}, None, 200),
         "stages_retrieve": ({"id": lead.stage_id}, None, 200),
         "sources_list": ({}, None, 200),
@@ -118,8 +142,9 @@ def test_every_documented_operation_answers_as_documented(schema, world, api, ma
     table = requests_for(world)
     assert set(table) == set(operations(schema)), "an operation without a request here, or the reverse"
     client = api(manager)
-    # Deleting last: the other operations use the endpoint.
-    for operation_id in sorted(table, key=lambda name: name == "webhooks_destroy"):
+    # Deleting and completing last: other operations use the endpoint and the open follow-up.
+    last = {"follow_ups_complete_create": 1, "webhooks_destroy": 2}
+    for operation_id in sorted(table, key=lambda name: last.get(name, 0)):
         path, method = operations(schema)[operation_id]
         params, body, expected = table[operation_id]
         response = call(client, path, method, params, body)
@@ -143,6 +168,10 @@ def test_refusals_answer_as_documented(schema, world, api, alice):
             {"stage": "won", "index": 0, "version": 0},
             409,
         ),
+        (api(alice), "/api/v1/leads/{lead_pk}/follow-ups/", "post", {"lead_pk": lead.pk}, {}, 400),
+        (api(alice), "/api/v1/follow-ups/{id}/", "get", {"id": 99999}, None, 404),
+        (api(alice), "/api/v1/analytics/dashboard/", "get", {}, None, 403),
+        (api(alice), "/api/v1/analytics/sources/", "get", {}, None, 403),
     ]
     for client, path, method, params, body, expected in cases:
         response = call(client, path, method, params, body)
