@@ -33,12 +33,21 @@ def _fingerprint(request) -> str:
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
 
 
+def expiry(now=None):
+    """Keys stored before this replay nothing: the request is new again."""
+    return (now or timezone.now()) - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
+
+
+def prune(now=None) -> int:
+    """Delete the expired keys (the periodic prune_records job); returns how many."""
+    return IdempotencyKey.objects.filter(created_at__lt=expiry(now)).delete()[0]
+
+
 def _replay(request, key: str, fingerprint: str) -> Response | None:
-    cutoff = timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
     stored = IdempotencyKey.objects.filter(user=request.user, key=key).first()
     if stored is None:
         return None
-    if stored.created_at < cutoff:  # expired: the key is free again
+    if stored.created_at < expiry():  # expired: the key is free again
         stored.delete()
         return None
     if stored.fingerprint != fingerprint:

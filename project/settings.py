@@ -289,7 +289,10 @@ API_THROTTLE_RATES = {
 API_IDEMPOTENCY_HOURS = 24  # how long a POST's Idempotency-Key replays its first answer
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pipeline API",
-    "DESCRIPTION": "Leads, interactions, stages, sources, users and webhooks. See docs/api.md.",
+    "DESCRIPTION": (
+        "Leads, interactions, follow-ups, snoozes, analytics, stages, sources, users and webhooks. "
+        "See docs/api.md."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -297,12 +300,20 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from the installed sidecar package, not a CDN: the docs work offline and under the CSP.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Named once: an interaction's kind appears as `kind` and as a completed follow-up's `log_kind`.
+    "ENUM_NAME_OVERRIDES": {
+        "InteractionKindEnum": "crm.models.Interaction.Kind",
+        "StageKindEnum": "crm.models.Stage.Kind",
+    },
 }
 # Webhook targets on private, loopback or link-local addresses are refused in production (a webhook must not
 # become a way into the internal network); development and tests deliver to local receivers.
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
 WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "5"))  # seconds to connect, and to read
 WEBHOOK_DISABLE_AFTER = 20  # consecutive failed attempts before an endpoint is disabled
+# Finished deliveries stay in the endpoints' logs this long; the daily prune_records job deletes older ones
+# (with Idempotency-Keys past API_IDEMPOTENCY_HOURS, which replay nothing any more).
+WEBHOOK_DELIVERY_RETENTION_DAYS = int(os.environ.get("WEBHOOK_DELIVERY_RETENTION_DAYS", "30"))
 
 LOGGING = {
     "version": 1,

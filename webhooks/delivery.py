@@ -152,3 +152,20 @@ def _tell_owner(endpoint: Endpoint) -> None:
         [owner.email],
         fail_silently=True,  # the endpoint is disabled either way; a mail server down must not undo that
     )
+
+
+PRUNE_BATCH = 5000
+
+
+def prune(now=None) -> int:
+    """Delete finished deliveries older than WEBHOOK_DELIVERY_RETENTION_DAYS; returns how many.
+
+    Pending ones stay whatever their age: a retry may still be on its way (they finish within a day). In
+    batches, so a big backlog never holds a long lock on the log the settings page reads.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_DELIVERY_RETENTION_DAYS)
+    old = Delivery.objects.filter(created_at__lt=cutoff).exclude(status=Delivery.Status.PENDING)
+    deleted = 0
+    while batch := list(old.values_list("pk", flat=True)[:PRUNE_BATCH]):
+        deleted += Delivery.objects.filter(pk__in=batch).delete()[0]
+    return deleted

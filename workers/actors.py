@@ -4,6 +4,7 @@ import dramatiq
 from django.core.cache import cache
 from django.db import transaction
 
+from api import idempotency
 from crm import follow_ups, importing, reminders, scoring, snapshots
 from webhooks import delivery
 from workers.models import ScoreRequest
@@ -63,6 +64,13 @@ def send_reminders() -> None:
 def refresh_agent_performance() -> None:
     """This hour's AgentPerformance rows; a rerun in the same hour overwrites them."""
     snapshots.record_agent_performance()
+
+
+@dramatiq.actor(max_retries=3, time_limit=10 * MINUTE_MS)
+def prune_records() -> None:
+    """Old webhook deliveries and expired Idempotency-Keys, which would otherwise pile up for ever."""
+    delivery.prune()
+    idempotency.prune()
 
 
 @dramatiq.actor(max_retries=0, time_limit=MINUTE_MS)

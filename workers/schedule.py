@@ -22,6 +22,7 @@ SCHEDULE: list[tuple[str, timedelta]] = [
     ("send_reminders", timedelta(minutes=1)),
     ("reclaim_imports", timedelta(minutes=1)),
     ("refresh_agent_performance", timedelta(hours=1)),
+    ("prune_records", timedelta(days=1)),
 ]
 
 
