@@ -89,7 +89,8 @@ class ScoresChanged(Event):
 
 @dataclass(frozen=True)
 class LeadsImported(Event):
-    lead_ids: tuple[int, ...] = field(default=())
+    lead_ids: tuple[int, ...] = field(default=())  # created
+    updated_ids: tuple[int, ...] = field(default=())  # existing leads the import changed
 
 
 @dataclass(frozen=True)

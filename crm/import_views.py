@@ -110,11 +110,22 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
     initial = importing.auto_mapping(csv_file.columns)
     data = request.POST if request.method == "POST" else None
     form = MappingForm(csv_file.columns, data, initial_mapping=initial)
-    if data is not None and form.is_valid():
+    recount = data is not None and "recount" in data
+    if data is not None and form.is_valid() and not recount:
         importing.start_job(job.pk, actor=request.user, mapping=form.mapping())
         return redirect("import-job", pk=job.pk)
-    context = {"job": job, "form": form, "preview": csv_file.preview()}
-    return render(request, "crm/import_preview.html", context, status=200 if data is None else 400)
+    mapping = form.mapping() if recount and form.is_valid() else initial
+    context = {"job": job, "form": form, "preview": csv_file.preview(), **_plan(csv_file, mapping)}
+    ok = data is None or (recount and form.is_valid())
+    return render(request, "crm/import_preview.html", context, status=200 if ok else 400)
+
+
+def _plan(csv_file: importing.CsvFile, mapping: dict[str, str]) -> dict:
+    """What the import would do with this mapping (a dry run): the counts, or why it would be refused."""
+    try:
+        return {"plan": importing.import_leads(csv_file, mapping, dry_run=True)}
+    except importing.ImportRefused as refused:
+        return {"plan_refused": refused}
 
 
 @manager_required(IMPORT_REFUSAL)

@@ -1,8 +1,11 @@
 """CSV import: read a file from another tool, map its columns onto leads, write them all or none.
 
 Every row is checked before anything is written, so a bad file changes nothing and the user gets every bad
-line at once. The write is bulk inserts in one transaction (with history naming the importing user) because
-50,000 calls of the one-lead service would take minutes; one LeadsImported event goes out on commit.
+line at once. A row whose external_id (or, when it has none, email, letter case aside) is an existing lead's
+updates that lead, with only the fields the file maps; the others are new leads. So importing a file twice
+creates nothing the second time. The write is bulk inserts and updates in one transaction (with history
+naming the importing user) because 50,000 calls of the one-lead service would take minutes; one
+LeadsImported event goes out on commit.
 """
 
 import csv
@@ -10,7 +13,7 @@ import io
 import re
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,6 +39,11 @@ IGNORE = "ignore"
 TARGETS = (*FIELDS, ATTRIBUTE, IGNORE)
 # Headers other tools use for our fields.
 ALIASES = {"expected_value": "value", "id": "external_id", "full_name": "name"}
+# The fields a re-imported row may change on the lead it matches. The others (created_at, follow_up_at,
+# lead_score, score_source) say how a lead came in or are kept by the product: they are read for new leads.
+UPDATABLE = frozenset(lead_fields.EDITABLE_NAMES) | {"stage", "converted"}
+# What an existing lead is compared with: the Lead attributes the updatable fields and attributes fill.
+COMPARED = (*lead_fields.EDITABLE, "stage", "attributes")
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_REPORTED_ERRORS = 50
@@ -115,10 +123,20 @@ class CsvFile:
 
 @dataclass
 class ImportResult:
-    count: int
-    lead_ids: list[int]
-    by_stage: dict[str, int]
+    """What an import did (or, a dry run, would do) with the file's rows."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    lead_ids: list[int] = field(default_factory=list)  # the created leads
+    updated_ids: list[int] = field(default_factory=list)
+    by_stage: dict[str, int] = field(default_factory=Counter)  # the created leads' stages
     seconds: float = 0.0
+    dry_run: bool = False
+
+    @property
+    def count(self) -> int:
+        return self.created + self.updated + self.unchanged
 
 
 Progress = Callable[[str, int, int], None]
@@ -340,7 +358,9 @@ def _clean_row(
                 f"{column} contains a control character (U+{ord(bad.group()):04X}), which a lead cannot hold"
             )
             raw.pop(mapping.get(column), None)  # said once, not again by the field's own check
-    lead: dict = {"attributes": kept, "source_name": raw.get("source", "")}
+    # The fields this row gives a value: only they may change a lead it matches.
+    given = frozenset(name for name, text in raw.items() if text)
+    lead: dict = {"attributes": kept, "source_name": raw.get("source", ""), "given": given}
     for name, text in raw.items():
         if not text or name in lead_fields.LOOKED_UP:
             continue
@@ -401,10 +421,12 @@ def _stage(stage_value: str, converted_value: str, lookups: _Lookups) -> Stage:
     return stage
 
 
-def _check(csv_file: CsvFile, mapping: dict, lookups: _Lookups, progress: Progress) -> int:
-    """Read every row once; refuse the whole file if any is bad. Returns the number of rows."""
+def _check(csv_file: CsvFile, mapping: dict, lookups: _Lookups, progress: Progress) -> tuple[int, dict]:
+    """Read every row once; refuse the whole file if any is bad. Returns the number of rows and the leads
+    they match ({line: lead id})."""
     errors: list[RowError] = []
     external_ids: dict[str, int] = {}
+    emails: dict[str, int] = {}  # folded email -> line, for rows without an external_id
     count = 0
     for line, values in csv_file.rows():
         count += 1
@@ -413,7 +435,7 @@ def _check(csv_file: CsvFile, mapping: dict, lookups: _Lookups, progress: Progre
         except _RowError as error:
             errors.append(RowError(line, str(error)))
             continue
-        external_id = lead["external_id"]
+        external_id, email = lead["external_id"], lead["email"]
         if external_id:
             if external_id in external_ids:
                 errors.append(
@@ -421,18 +443,21 @@ def _check(csv_file: CsvFile, mapping: dict, lookups: _Lookups, progress: Progre
                 )
             else:
                 external_ids[external_id] = line
+        elif email:
+            # Two such rows would be one lead on the next import: say so now, not then.
+            if email.casefold() in emails:
+                errors.append(
+                    RowError(
+                        line,
+                        f"email “{email}” is also on line {emails[email.casefold()]} "
+                        "(rows without an external_id are matched by email; give them one each)",
+                    )
+                )
+            else:
+                emails[email.casefold()] = line
         if count % BATCH_SIZE == 0:
             progress("checking", count, 0)
-    ids = list(external_ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for external_id, pk in Lead.objects.filter(external_id__in=chunk).values_list("external_id", "pk"):
-            errors.append(
-                RowError(
-                    external_ids[external_id],
-                    f"external_id “{external_id}” is already in the database (lead #{pk})",
-                )
-            )
+    matches = _matches(external_ids, emails, errors)
     if errors:
         errors.sort(key=lambda error: error.line)
         rows = "row has" if len(errors) == 1 else "rows have"
@@ -441,52 +466,156 @@ def _check(csv_file: CsvFile, mapping: dict, lookups: _Lookups, progress: Progre
         )
     if count == 0:
         raise ImportRefused("Nothing was imported: the file has a header but no rows.")
-    return count
+    return count, matches
+
+
+def _matches(external_ids: dict[str, int], emails: dict[str, int], errors: list[RowError]) -> dict[int, int]:
+    """{line: id of the one lead with the row's external_id, or (without one) email}; a row matching
+    several leads is an error, since the file cannot say which of them it means."""
+    found: dict[tuple[str, str], list[int]] = defaultdict(list)
+    ids = list(external_ids)
+    for start in range(0, len(ids), 500):
+        chunk = Lead.objects.filter(external_id__in=ids[start : start + 500])
+        for external_id, pk in chunk.values_list("external_id", "pk"):
+            found["external_id", external_id].append(pk)
+    if emails:
+        # Folded here, not in SQL: SQLite's LOWER() leaves non-ASCII letters as they are.
+        for email, pk in Lead.objects.exclude(email="").values_list("email", "pk").iterator(chunk_size=5000):
+            if email.casefold() in emails:
+                found["email", email.casefold()].append(pk)
+    matches = {}
+    for (what, key), pks in found.items():
+        line = (external_ids if what == "external_id" else emails)[key]
+        if len(pks) == 1:
+            matches[line] = pks[0]
+        else:
+            leads = ", ".join(f"#{pk}" for pk in sorted(pks))
+            errors.append(
+                RowError(line, f"{what} “{key}” matches {len(pks)} leads ({leads}); it must match one")
+            )
+    return matches
 
 
 # --- Writing ------------------------------------------------------------------------------------------------
 
 
 def import_leads(
-    csv_file: CsvFile, mapping: dict[str, str], *, actor=None, progress: Progress | None = None
+    csv_file: CsvFile,
+    mapping: dict[str, str],
+    *,
+    actor=None,
+    progress: Progress | None = None,
+    dry_run: bool = False,
 ) -> ImportResult:
-    """Import every row of `csv_file` as a lead, or none: ImportRefused lists the bad rows by line."""
+    """Import every row of `csv_file`, or none: ImportRefused lists the bad rows by line.
+
+    Rows matching a lead update it, the others are created. `dry_run` checks and counts the same way and
+    writes nothing (not even a new source).
+    """
     started = time.monotonic()
     progress = progress or (lambda phase, done, total: None)
     check_mapping(csv_file.columns, mapping)
     with transaction.atomic():
-        # Hold the stage rows (as the bulk write will) before checking: a second import waits, then sees
-        # this one's external_ids.
-        list(Stage.objects.select_for_update().order_by("pk"))
+        if not dry_run:
+            # Hold the stage rows (as the bulk write will) before checking: a second import waits, then
+            # sees this one's leads. A dry run (the preview page) must not wait for a running import.
+            list(Stage.objects.select_for_update().order_by("pk"))
         lookups = _Lookups.load()
-        total = _check(csv_file, mapping, lookups, progress)
-        progress("writing", 0, total)
-        result = ImportResult(count=0, lead_ids=[], by_stage=Counter())
-        result.lead_ids = services.create_leads_in_bulk(
-            _rows(csv_file, mapping, lookups, actor, result),
-            actor=actor,
-            reason="imported",
-            progress=lambda done: progress("writing", done, total),
-        )
-        result.count, result.by_stage = len(result.lead_ids), dict(result.by_stage)
+        total, matches = _check(csv_file, mapping, lookups, progress)
+        result = ImportResult(dry_run=dry_run)
+        rows = _rows(csv_file, mapping, lookups, actor, result, matches, _current(matches.values()))
+        if dry_run:
+            for _ in rows:
+                pass
+        else:
+            progress("writing", 0, total)
+            result.lead_ids, result.updated_ids = services.import_leads_in_bulk(
+                rows, actor=actor, reason="imported", progress=lambda done: progress("writing", done, total)
+            )
+    result.by_stage = dict(result.by_stage)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _rows(csv_file: CsvFile, mapping: dict, lookups: _Lookups, actor, result: ImportResult) -> Iterator[dict]:
-    """The file's rows as new leads' column values (already checked: a bad row cannot appear here)."""
+def _current(lead_ids) -> dict[int, dict]:
+    """The matched leads' values of the fields an import may change, by id."""
+    ids, current = list(lead_ids), {}
+    for start in range(0, len(ids), 2000):
+        for values in Lead.objects.filter(pk__in=ids[start : start + 2000]).values("pk", *COMPARED):
+            current[values.pop("pk")] = values
+    return current
+
+
+def _rows(
+    csv_file: CsvFile,
+    mapping: dict,
+    lookups: _Lookups,
+    actor,
+    result: ImportResult,
+    matches: dict[int, int],
+    current: dict[int, dict],
+) -> Iterator[dict]:
+    """The file's rows as new leads' column values, or `{"pk": id, **changes}` for a lead a row changes
+    (already checked: a bad row cannot appear here); counts them in `result`."""
     for line, values in csv_file.rows():
         row = _clean_row(line, values, csv_file.columns, mapping, lookups)
-        row["source_id"] = _source_id(row.pop("source_name"), lookups, actor)
-        result.by_stage[row["stage"].name] += 1
-        yield row
+        given, source_name = row.pop("given"), row.pop("source_name")
+        pk = matches.get(line)
+        if pk is None:
+            row["source_id"] = _source_id(source_name, lookups, actor, create=not result.dry_run)
+            result.created += 1
+            result.by_stage[row["stage"].name] += 1
+            yield row
+            continue
+        changes = _changes(row, given, source_name, current[pk], lookups, actor, create=not result.dry_run)
+        if changes:
+            result.updated += 1
+            yield {"pk": pk, **changes}
+        else:
+            result.unchanged += 1
 
 
-def _source_id(name: str, lookups: _Lookups, actor) -> int | None:
+def _changes(row: dict, given: frozenset, source_name: str, lead: dict, lookups: _Lookups, actor, create):
+    """What a row changes on the lead it matches: the updatable fields it gives a value (an empty cell
+    changes nothing), and its attributes merged over the lead's."""
+    wanted: dict = {}
+    for name in given & UPDATABLE:
+        if name in ("stage", "converted"):
+            stage = row["stage"]
+            current = next(s for s in lookups.stages if s.pk == lead["stage"])
+            # "converted" alone only says won or lost: a lead already in a column of that kind stays there.
+            if "stage" in given or current.kind != stage.kind:
+                wanted["stage"] = stage
+        elif name == "source":
+            wanted["source_id"] = _source_id(source_name, lookups, actor, create)
+        elif name == "owner":
+            wanted["owner_id"] = row["owner_id"]
+        else:
+            attr = lead_fields.BY_NAME[name].model_attr
+            wanted[attr] = row[attr]
+    compared = {"stage_id": "stage", "source_id": "source", "owner_id": "owner"}
+    changes = {}
+    for attr, value in wanted.items():
+        old = lead[compared.get(attr, attr)]
+        if (value.pk if attr == "stage" else value) != old:
+            changes[attr] = value
+    if row["attributes"]:
+        merged = {**lead["attributes"], **row["attributes"]}
+        if merged != lead["attributes"]:
+            changes["attributes"] = merged
+    return changes
+
+
+NEW_SOURCE = -1  # a dry run's id for a source the import would create
+
+
+def _source_id(name: str, lookups: _Lookups, actor, create: bool = True) -> int | None:
     if not name:
         return None
     key = name.casefold()
     if key not in lookups.sources:
+        if not create:
+            return NEW_SOURCE
         lookups.sources[key] = services.source_named(name, actor=actor).pk
     return lookups.sources[key]
 
@@ -627,6 +756,12 @@ def fail_job(job_id: int, message: str, errors: list[RowError] = (), error_count
 
 
 def summary(result: ImportResult) -> str:
+    """Imported 5 leads: 3 created (2 in New, 1 in Won), 1 updated, 1 unchanged. (A dry run says "would".)"""
     stages = ", ".join(f"{count:,} in {name}" for name, count in result.by_stage.items())
+    created = f"{result.created:,} {'would be ' if result.dry_run else ''}created"
+    counts = created + (f" ({stages})" if stages else "") + f", {result.updated:,} updated"
+    counts += f", {result.unchanged:,} unchanged"
     leads = "lead" if result.count == 1 else "leads"
-    return f"Imported {result.count:,} {leads}" + (f": {stages}." if stages else ".")
+    if result.dry_run:
+        return f"Dry run, nothing written: {result.count:,} {leads} checked; {counts}."
+    return f"Imported {result.count:,} {leads}: {counts}."

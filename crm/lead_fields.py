@@ -123,6 +123,7 @@ LOOKED_UP = {"source", "stage", "owner", "converted"}
 BY_NAME = {field.name: field for field in FIELDS}
 NAMES = tuple(field.name for field in FIELDS)
 EDITABLE = tuple(field.model_attr for field in FIELDS if field.editable)
+EDITABLE_NAMES = tuple(field.name for field in FIELDS if field.editable)
 EXPORT_COLUMNS = tuple(field.export_column for field in FIELDS)
 
 

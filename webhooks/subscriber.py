@@ -72,7 +72,7 @@ def _interaction(event: events.InteractionLogged) -> None:
 @handlers.on(events.LeadsImported)
 def _imported(event: events.LeadsImported) -> None:
     if listening := _listening("leads.imported"):
-        payload = {"object": {"lead_ids": list(event.lead_ids)}}
+        payload = {"object": {"lead_ids": list(event.lead_ids), "updated_ids": list(event.updated_ids)}}
         queue_event("leads.imported", payload, listening["leads.imported"])
 
 

@@ -17,7 +17,7 @@ def _lead_changed(event) -> None:
 
 @handlers.on(events.LeadsImported)
 def _imported(event: events.LeadsImported) -> None:
-    request_scores(list(event.lead_ids))
+    request_scores([*event.lead_ids, *event.updated_ids])
 
 
 @handlers.on(events.TrainingRequested)

@@ -5,7 +5,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from crm.models import Lead
+from crm.models import Lead, LeadSource
 from tests.factories import LeadFactory
 
 
@@ -23,8 +23,41 @@ def test_import_says_how_it_mapped_the_columns_and_what_it_imported(stages, writ
     assert "Fields: Name → name, Company → company, y → converted" in output
     assert "Attributes: job" in output
     assert "Ignored: duration" in output
-    assert "Imported 3 leads: 1 in Won, 1 in Lost, 1 in New." in output
+    assert "Imported 3 leads: 3 created (1 in Won, 1 in Lost, 1 in New), 0 updated, 0 unchanged." in output
     assert Lead.objects.count() == 3
+
+
+def test_importing_the_same_file_again_creates_nothing_and_says_so(stages, write_csv):
+    path = write_csv("external_id,name,email\nA1,Ada,ada@example.com\n,Bob,bob@example.com\n")
+    run("import_leads", str(path))
+
+    output = run("import_leads", str(path))
+
+    assert "Imported 2 leads: 0 created, 0 updated, 2 unchanged." in output
+    assert Lead.objects.count() == 2
+
+
+def test_a_dry_run_counts_as_the_import_would_and_writes_nothing(stages, alice, write_csv):
+    LeadFactory(name="Ada", email="ada@example.com", stage=stages["new"])
+    LeadFactory(name="Cy", external_id="C3", stage=stages["new"])
+    path = write_csv(
+        "external_id,name,email,source\n,Ada,ada@example.com,\nC3,Cy,,Fair\n,Dee,dee@example.com,Fair\n"
+    )
+    before = list(Lead.objects.values_list("pk", "version", "name", "email", "source").order_by("pk"))
+
+    output = run("import_leads", str(path), "--dry-run", "--actor", "alice")
+
+    assert (
+        "Dry run, nothing written: 3 leads checked; 1 would be created (1 in New), 1 updated, 1 unchanged."
+        in output
+    )
+    assert list(Lead.objects.values_list("pk", "version", "name", "email", "source").order_by("pk")) == before
+    assert not LeadSource.objects.exists()  # not even the new source
+
+
+def test_a_dry_run_reports_bad_rows_as_the_import_does(stages, write_csv):
+    with pytest.raises(CommandError, match=r"line 3: value “lots”: Enter a number\."):
+        run("import_leads", str(write_csv("name,value\nAda,1\nBob,lots\n")), "--dry-run")
 
 
 def test_import_names_the_actor_in_history(stages, manager, write_csv):

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 
 import dramatiq
 import pytest
@@ -172,7 +173,7 @@ def test_the_actor_imports_the_job_and_the_page_shows_the_summary(manager_client
     assert (job.status, job.imported_count, job.message) == (
         "done",
         2,
-        "Imported 2 leads: 1 in Lost, 1 in Won.",
+        "Imported 2 leads: 2 created (1 in Lost, 1 in Won), 0 updated, 0 unchanged.",
     )
     assert Lead.objects.get(attributes__job="technician").stage.slug == "won"
     assert Lead.history.filter(history_user=manager).count() == 2
@@ -406,3 +407,63 @@ def test_a_running_import_with_a_live_heartbeat_is_left_alone(manager_client, st
 
     assert importing.reclaim_stalled_jobs() == []
     assert ImportJob.objects.get().status == "running"
+
+
+REIMPORT = "external_id,name,company\nA1,Ada,Engines\nB2,Bob,Bits\nC3,Cy,Cyan\n"
+
+
+def plan_counts(page: str) -> dict[str, int]:
+    """The preview's counts: {"created": n, "updated": n, "unchanged": n}."""
+    return {name: int(n) for name, n in re.findall(r'data-count="(\w+)">(\d+)', page)}
+
+
+def test_the_preview_says_how_many_leads_will_be_created_updated_and_unchanged(manager_client, stages):
+    LeadFactory(name="Ada", external_id="A1", company="Engines", stage=stages["new"])
+    LeadFactory(name="Bob", external_id="B2", company="Old Bits", stage=stages["new"])
+    upload(manager_client, REIMPORT)
+    job = ImportJob.objects.get()
+
+    response = manager_client.get(f"/leads/import/{job.pk}/")
+
+    assert response.status_code == 200
+    assert plan_counts(response.content.decode()) == {"created": 1, "updated": 1, "unchanged": 1}
+    assert Lead.objects.get(external_id="B2").company == "Old Bits"  # counted, not written
+
+
+def test_counting_again_uses_the_chosen_mapping_and_starts_nothing(manager_client, stages, broker):
+    LeadFactory(name="Bob", external_id="B2", company="Old Bits", stage=stages["new"])
+    upload(manager_client, REIMPORT)
+    job = ImportJob.objects.get()
+
+    fields = {"col0": "external_id", "col1": "name", "col2": "ignore", "recount": "1"}
+    response = manager_client.post(f"/leads/import/{job.pk}/", fields)
+
+    assert response.status_code == 200
+    assert plan_counts(response.content.decode()) == {"created": 2, "updated": 0, "unchanged": 1}
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.UPLOADED and not queued_jobs(broker)
+
+
+def test_the_preview_warns_of_rows_the_import_would_refuse(manager_client, stages):
+    upload(manager_client, "name,value\nAda,1\nBob,lots\n")
+    job = ImportJob.objects.get()
+
+    page = manager_client.get(f"/leads/import/{job.pk}/").content.decode()
+
+    assert "would be refused" in page and "line 3: value “lots”: Enter a number." in page
+
+
+def test_a_second_import_of_the_same_file_reports_every_row_unchanged(manager_client, stages, on_commit):
+    for _ in range(2):
+        upload(manager_client, REIMPORT)
+        job = ImportJob.objects.latest("pk")
+        start(manager_client, job, on_commit)
+        with on_commit():
+            import_leads_job.fn(job.pk)
+
+    job.refresh_from_db()
+    assert job.message == "Imported 3 leads: 0 created, 0 updated, 3 unchanged."
+    assert Lead.objects.count() == 3
+    assert (
+        "0 created, 0 updated, 3 unchanged" in manager_client.get(f"/leads/import/{job.pk}/").content.decode()
+    )

@@ -323,18 +323,6 @@ def test_an_external_id_twice_in_the_file_is_an_error_on_the_second_line(stages)
     assert not Lead.objects.exists()
 
 
-def test_an_external_id_already_in_the_database_is_an_error(stages):
-    existing = LeadFactory(stage=stages["new"], external_id="A1")
-
-    with pytest.raises(importing.ImportRefused) as refused:
-        import_text("external_id,name\nZ9,Zed\nA1,Ada\n")
-
-    assert [(e.line, e.message) for e in refused.value.errors] == [
-        (3, f"external_id “A1” is already in the database (lead #{existing.pk})")
-    ]
-    assert list(Lead.objects.all()) == [existing]
-
-
 def test_converted_contradicting_the_stage_column_is_an_error(stages):
     with pytest.raises(importing.ImportRefused) as refused:
         import_text("name,stage,converted\nAda,won,0\n")

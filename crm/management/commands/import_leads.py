@@ -12,7 +12,9 @@ class Command(BaseCommand):
     help = (
         "Import leads from a comma- or semicolon-separated UTF-8 file. Known fields: "
         f"{', '.join(importing.FIELDS)}. Columns named like a field fill it; other columns become the "
-        "leads' attributes. Nothing is imported if any row is bad."
+        "leads' attributes. A row whose external_id (or, without one, email) is an existing lead's "
+        "updates that lead with the fields the file maps; the others are created. Nothing is imported if "
+        "any row is bad."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -28,8 +30,22 @@ class Command(BaseCommand):
             "--ignore", action="append", default=[], metavar="COLUMN", help="leave COLUMN out; repeatable"
         )
         parser.add_argument("--actor", metavar="USERNAME", help="whom the leads' history names as importer")
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="check the file and count what it would create, update or leave unchanged; write nothing",
+        )
 
-    def handle(self, *args, file: str, map: list[str], ignore: list[str], actor: str | None, **options):
+    def handle(
+        self,
+        *args,
+        file: str,
+        map: list[str],
+        ignore: list[str],
+        actor: str | None,
+        dry_run: bool = False,
+        **options,
+    ):
         self.verbosity = options["verbosity"]
         actor_user = self._actor(actor)
         maps = {}
@@ -47,7 +63,7 @@ class Command(BaseCommand):
             csv_file = importing.read_csv(data)
             mapping = importing.resolve_mapping(csv_file.columns, maps, ignore)
             self._describe(mapping)
-            result = importing.import_leads(csv_file, mapping, actor=actor_user)
+            result = importing.import_leads(csv_file, mapping, actor=actor_user, dry_run=dry_run)
         except importing.ImportRefused as refused:
             raise CommandError("\n".join(refused.lines())) from refused
         self.stdout.write(self.style.SUCCESS(f"{importing.summary(result)} ({result.seconds:.1f} s)"))
