@@ -483,17 +483,27 @@ def _matches(external_ids: dict[str, int], emails: dict[str, int], errors: list[
         for email, pk in Lead.objects.exclude(email="").values_list("email", "pk").iterator(chunk_size=5000):
             if email.casefold() in emails:
                 found["email", email.casefold()].append(pk)
-    matches = {}
-    for (what, key), pks in found.items():
-        line = (external_ids if what == "external_id" else emails)[key]
-        if len(pks) == 1:
-            matches[line] = pks[0]
+    matches: dict[int, int] = {}
+    matched_on: dict[int, int] = {}  # lead id -> the line that matched it
+    for (what, key), pks in sorted(found.items(), key=lambda item: _line_of(item[0], external_ids, emails)):
+        line = _line_of((what, key), external_ids, emails)
+        if len(pks) == 1 and pks[0] in matched_on:
+            errors.append(
+                RowError(line, f"{what} “{key}” matches lead #{pks[0]}, as line {matched_on[pks[0]]} does")
+            )
+        elif len(pks) == 1:
+            matches[line], matched_on[pks[0]] = pks[0], line
         else:
             leads = ", ".join(f"#{pk}" for pk in sorted(pks))
             errors.append(
                 RowError(line, f"{what} “{key}” matches {len(pks)} leads ({leads}); it must match one")
             )
     return matches
+
+
+def _line_of(found_key: tuple[str, str], external_ids: dict[str, int], emails: dict[str, int]) -> int:
+    what, key = found_key
+    return (external_ids if what == "external_id" else emails)[key]
 
 
 # --- Writing ------------------------------------------------------------------------------------------------

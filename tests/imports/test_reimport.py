@@ -204,3 +204,14 @@ def test_a_dry_run_counts_and_writes_nothing(stages, alice, bob, manager):
 def test_the_imported_created_at_is_kept_on_a_new_lead(stages, alice, bob):
     import_text(FILE)
     assert Lead.objects.get(external_id="A1").created_at == datetime(2024, 1, 2, 10, tzinfo=UTC)
+
+
+def test_two_rows_matching_one_lead_are_an_error(stages):
+    lead = LeadFactory(name="Ada", external_id="A1", email="ada@example.com", stage=stages["new"])
+
+    with pytest.raises(importing.ImportRefused) as refused:
+        import_text("external_id,name,email\nA1,Ada,\n,Ada again,ada@example.com\n")
+
+    assert [(e.line, e.message) for e in refused.value.errors] == [
+        (3, f"email “ada@example.com” matches lead #{lead.pk}, as line 2 does")
+    ]
