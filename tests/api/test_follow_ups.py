@@ -235,3 +235,18 @@ def test_unsnoozing_brings_the_lead_back(api, alice, alices_lead):
 def test_snoozing_an_unknown_lead_is_404(api, alice, stages):
     assert api(alice).post("/api/v1/leads/99999/snooze/", {"preset": "1h"}, format="json").status_code == 404
     assert api(alice).post("/api/v1/leads/99999/unsnooze/").status_code == 404
+
+
+def test_listing_follow_ups_reads_a_fixed_number_of_queries(
+    api, alice, alices_lead, django_assert_max_num_queries
+):
+    for day in range(1, 21):
+        follow_ups.schedule_follow_up(
+            alices_lead.pk, actor=alice, due_at=timezone.now() + timedelta(days=day)
+        )
+    client = api(alice)
+    client.get(FOLLOW_UPS)  # the token's first use is written down
+    with django_assert_max_num_queries(3):  # the token with its user, the profile's zone, the page
+        assert len(client.get(FOLLOW_UPS).json()["results"]) == 20
+    with django_assert_max_num_queries(3):  # the token with its user, the lead, the page
+        assert len(client.get(lead_follow_ups(alices_lead)).json()["results"]) == 20
