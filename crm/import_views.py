@@ -123,7 +123,8 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
 def _plan(csv_file: importing.CsvFile, mapping: dict[str, str]) -> dict:
     """What the import would do with this mapping (a dry run): the counts, or why it would be refused."""
     try:
-        return {"plan": importing.import_leads(csv_file, mapping, dry_run=True)}
+        plan = importing.import_leads(csv_file, mapping, dry_run=True)
+        return {"plan": plan, "plan_note": importing.unkeyed_note(plan)}
     except importing.ImportRefused as refused:
         return {"plan_refused": refused}
 

@@ -131,6 +131,9 @@ class ImportResult:
     lead_ids: list[int] = field(default_factory=list)  # the created leads
     updated_ids: list[int] = field(default_factory=list)
     by_stage: dict[str, int] = field(default_factory=Counter)  # the created leads' stages
+    # Created leads with neither an external_id nor an email: nothing can match them, so importing the
+    # file again creates them again.
+    unkeyed: int = 0
     seconds: float = 0.0
     dry_run: bool = False
 
@@ -574,6 +577,8 @@ def _rows(
         if pk is None:
             row["source_id"] = _source_id(source_name, lookups, actor, create=not result.dry_run)
             result.created += 1
+            if not (row["external_id"] or row["email"]):
+                result.unkeyed += 1
             result.by_stage[row["stage"].name] += 1
             yield row
             continue
@@ -762,6 +767,17 @@ def fail_job(job_id: int, message: str, errors: list[RowError] = (), error_count
         errors=[{"line": error.line, "message": error.message} for error in errors],
         error_count=error_count,
         finished_at=timezone.now(),
+    )
+
+
+def unkeyed_note(result: ImportResult) -> str:
+    """A warning that a second import of this file would create some leads again, or ""."""
+    if not result.unkeyed:
+        return ""
+    rows = "row has" if result.unkeyed == 1 else "rows have"
+    return (
+        f"{result.unkeyed:,} {rows} neither an external_id nor an email: importing the file again would "
+        "create them again. Map a column to external_id to avoid that."
     )
 
 

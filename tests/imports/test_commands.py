@@ -35,6 +35,13 @@ def test_importing_the_same_file_again_creates_nothing_and_says_so(stages, write
 
     assert "Imported 2 leads: 0 created, 0 updated, 2 unchanged." in output
     assert Lead.objects.count() == 2
+    assert "neither an external_id nor an email" not in output
+
+
+def test_rows_nothing_can_match_are_named_after_the_import(stages, write_csv):
+    output = run("import_leads", str(write_csv("name,email\nAda,ada@example.com\nBob,\n")))
+
+    assert "1 row has neither an external_id nor an email: importing the file again would create" in output
 
 
 def test_a_dry_run_counts_as_the_import_would_and_writes_nothing(stages, alice, write_csv):

@@ -444,6 +444,16 @@ def test_counting_again_uses_the_chosen_mapping_and_starts_nothing(manager_clien
     assert job.status == ImportJob.Status.UPLOADED and not queued_jobs(broker)
 
 
+def test_the_preview_warns_that_rows_without_a_key_would_be_created_again(manager_client, stages):
+    upload(manager_client, "name,email\nAda,ada@example.com\nBob,\nCy,\n")
+    job = ImportJob.objects.get()
+
+    page = manager_client.get(f"/leads/import/{job.pk}/").content.decode()
+
+    assert 'data-unkeyed="2"' in page
+    assert "2 rows have neither an external_id nor an email" in page
+
+
 def test_the_preview_warns_of_rows_the_import_would_refuse(manager_client, stages):
     upload(manager_client, "name,value\nAda,1\nBob,lots\n")
     job = ImportJob.objects.get()

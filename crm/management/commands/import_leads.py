@@ -67,6 +67,8 @@ class Command(BaseCommand):
         except importing.ImportRefused as refused:
             raise CommandError("\n".join(refused.lines())) from refused
         self.stdout.write(self.style.SUCCESS(f"{importing.summary(result)} ({result.seconds:.1f} s)"))
+        if note := importing.unkeyed_note(result):
+            self.stdout.write(self.style.WARNING(note))
 
     def _actor(self, username: str | None):
         if not username:
