@@ -285,6 +285,7 @@
     cancel.dataset.closeDialog = "";
     body.replaceChildren(title, menu, cancel);
     dialog.setAttribute("aria-labelledby", "move-title");
+    dialog.addEventListener("close", () => dialog.removeAttribute("aria-labelledby"), { once: true });
     dialog.showModal();
   }
 
