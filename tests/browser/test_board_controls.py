@@ -194,14 +194,19 @@ def test_move_to_with_a_stale_card_shows_it_as_it_is_now(open_board, board, alic
     """The same conflict as a drag: someone moved the card first, the board shows where it is now."""
     page = open_board(alice, viewport=TABLET)
     lead = board.alices[0]
+
+    def manager_moves_it_first(route):  # the race a conflict is, made certain: his move, then her request
+        move = {"stage_slug": "proposal", "placement": services.Placement(0), "version": lead.version}
+        elsewhere(services.move_lead, lead.pk, actor=manager, **move)
+        route.continue_()
+
+    page.route("**/move/", manager_moves_it_first)
     card(page, lead).get_by_role("button", name="Move to…").click()
-    elsewhere(
-        services.move_lead, lead.pk, actor=manager, stage_slug="proposal", placement=services.Placement(0),
-        version=lead.version,
-    )  # fmt: skip
     page.get_by_role("dialog").get_by_role("button", name="Contacted").click()
 
+    expect(page.locator("#notices .notice.error")).to_contain_text("manager moved it to Proposal")
     expect(page.locator("#col-proposal-cards > .card").first).to_have_id(f"lead-{lead.pk}")
+    expect(card(page, lead)).not_to_have_class(re.compile(r"\bsaving\b"))
     assert stage_of(lead) == "proposal"
 
 
