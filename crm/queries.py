@@ -2,11 +2,12 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db.models import Count, F, Q, QuerySet, Sum, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, F, Q, QuerySet, Sum, Value, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.timesince import timesince
@@ -120,38 +121,135 @@ def time_filters(params) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class BoardSort:
+    """The order of the board's columns: by position (the default, and the only order a drag changes) or,
+    highest first, by score, expected value or last activity. A missing score or activity sorts last.
+
+    Sorted otherwise than by position, a column pages on (key, id) as it does on (position, id): keyset,
+    never OFFSET, so a card moving above the fold neither repeats nor skips one below it.
+    """
+
+    name: str = "position"
+
+    # name -> (label, field, what a missing value counts as)
+    CHOICES = {
+        "position": ("Position", "position", 0),
+        "score": ("Score", "lead_score", -1),
+        "value": ("Value", "expected_value", Decimal(0)),
+        "activity": ("Last activity", "last_interaction_at", datetime(1970, 1, 1, tzinfo=UTC)),
+    }
+
+    @classmethod
+    def from_query(cls, query) -> "BoardSort":
+        name = query.get("sort", "")
+        return cls(name if name in cls.CHOICES else "position")
+
+    @property
+    def label(self) -> str:
+        return self.CHOICES[self.name][0]
+
+    @property
+    def by_position(self) -> bool:
+        return self.name == "position"
+
+    def key(self):
+        _, name, missing = self.CHOICES[self.name]
+        field = Lead._meta.get_field(name)
+        return Coalesce(F(name), Value(missing, output_field=field), output_field=field)
+
+    def order(self) -> list:
+        if self.by_position:
+            return [F("position").asc(), F("id").asc()]
+        return [self.key().desc(), F("id").asc()]
+
+    def apply(self, leads: QuerySet) -> QuerySet:
+        return leads.order_by(*self.order())
+
+    def after(self, leads: QuerySet, after: tuple[str, int]) -> QuerySet:
+        """The cards after the one with this (key, id), in this order."""
+        key, pk = after
+        if self.by_position:
+            return leads.after(int(key), pk)
+        value = self.parse(key)
+        leads = leads.annotate(sort_key=self.key())
+        return leads.filter(Q(sort_key__lt=value) | Q(sort_key=value, pk__gt=pk))
+
+    def parse(self, key: str):
+        """A page key from a URL, as its field's value: ValueError when it is not one."""
+        missing = self.CHOICES[self.name][2]
+        try:
+            if isinstance(missing, Decimal):
+                return Decimal(key)
+            if isinstance(missing, datetime):
+                return datetime.fromisoformat(key)
+            return int(key)
+        except InvalidOperation as error:
+            raise ValueError(key) from error
+
+    def page_key(self, lead: Lead) -> str:
+        """Where the next page starts after this card: `key:id` for the "load more" URL."""
+        _, name, missing = self.CHOICES[self.name]
+        value = getattr(lead, name)
+        value = missing if value is None else value
+        return f"{value.isoformat() if isinstance(value, datetime) else value}:{lead.pk}"
+
+
+def parse_after(text: str, board_sort: BoardSort) -> tuple[str, int]:
+    """`key:id` (the key may hold colons: a time) checked against the sort: ValueError when malformed."""
+    key, pk = text.rsplit(":", 1)
+    board_sort.parse(key)
+    return key, int(pk)
+
+
 @dataclass
 class Column:
     stage: Stage
-    count: int = 0
+    count: int = 0  # the cards the filters keep, and their value: what the header shows
     total_value: Decimal = Decimal(0)
     cards: list = field(default_factory=list)
     has_more: bool = False
+    all_count: int = 0  # every card in the stage, filtered or not: what its WIP limit counts
+    after: str = ""  # the key of the last card shown, where "load more" continues
 
     @property
     def full(self) -> bool:
-        return self.stage.wip_limit is not None and self.count >= self.stage.wip_limit
+        return self.stage.wip_limit is not None and self.all_count >= self.stage.wip_limit
 
 
 def card_queryset() -> QuerySet:
     return Lead.objects.select_related("owner", "source", "stage")
 
 
-def column_stats(stage_ids: Iterable[int] | None = None) -> dict[int, tuple[int, Decimal]]:
-    """(count, expected value) per stage; only the given stages when a move touched just those."""
+def column_stats(
+    stage_ids: Iterable[int] | None = None, board_filter: "BoardFilter | None" = None
+) -> dict[int, tuple[int, Decimal]]:
+    """(count, expected value) per stage of the leads the filter keeps (all of them without one); only the
+    given stages when a move touched just those."""
     leads = Lead.objects.all() if stage_ids is None else Lead.objects.filter(stage_id__in=stage_ids)
+    if board_filter is not None:
+        leads = board_filter.apply(leads)
     rows = leads.values("stage_id").annotate(n=Count("id"), total=Sum("expected_value"))
     return {row["stage_id"]: (row["n"], row["total"] or Decimal(0)) for row in rows.order_by()}
 
 
-def board(board_filter: BoardFilter, page_size: int | None = None) -> list[Column]:
-    """Every column with its count, value and first cards: three queries, whatever the board's size."""
+def board(
+    board_filter: BoardFilter, page_size: int | None = None, board_sort: BoardSort | None = None
+) -> list[Column]:
+    """Every column with its counts, value and first cards: four queries, whatever the board's size.
+
+    The header's count and value follow the filters; the WIP limit counts every card in the stage.
+    """
     page_size = page_size or settings.BOARD_PAGE_SIZE
+    board_sort = board_sort or BoardSort()
     stages = list(Stage.objects.all())
-    stats = column_stats()
-    columns = {s.pk: Column(s, *stats.get(s.pk, (0, Decimal(0)))) for s in stages}
+    matching, every = column_stats(board_filter=board_filter), column_stats()
+    columns = {}
+    for stage in stages:
+        count, total = matching.get(stage.pk, (0, Decimal(0)))
+        columns[stage.pk] = Column(stage, count, total, all_count=every.get(stage.pk, (0,))[0])
     ranked = board_filter.apply(card_queryset()).annotate(
-        rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=[F("position").asc(), F("id").asc()])
+        rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=board_sort.order())
     )
     for lead in ranked.filter(rank__lte=page_size + 1).order_by("stage_id", "rank"):
         column = columns[lead.stage_id]
@@ -159,15 +257,21 @@ def board(board_filter: BoardFilter, page_size: int | None = None) -> list[Colum
             column.has_more = True
         else:
             column.cards.append(lead)
+    for column in columns.values():
+        if column.cards:
+            column.after = board_sort.page_key(column.cards[-1])
     return list(columns.values())
 
 
-def column_page(stage: Stage, board_filter: BoardFilter, after: tuple[int, int] | None) -> tuple[list, bool]:
-    """The next page of one column after the card at (position, id): keyset pagination, no OFFSET."""
-    leads = board_filter.apply(card_queryset().filter(stage=stage)).board_order()
+def column_page(
+    stage: Stage, board_filter: BoardFilter, after: tuple | None, board_sort: BoardSort | None = None
+) -> tuple[list, bool]:
+    """The next page of one column after the card at (key, id): keyset pagination, no OFFSET."""
+    board_sort = board_sort or BoardSort()
+    leads = board_filter.apply(card_queryset().filter(stage=stage))
     if after is not None:
-        leads = leads.after(*after)
-    page = list(leads[: settings.BOARD_PAGE_SIZE + 1])
+        leads = board_sort.after(leads, after)
+    page = list(board_sort.apply(leads)[: settings.BOARD_PAGE_SIZE + 1])
     return page[: settings.BOARD_PAGE_SIZE], len(page) > settings.BOARD_PAGE_SIZE
 
 

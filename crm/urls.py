@@ -4,6 +4,7 @@ from crm import analytics_views, dashboard, follow_up_views, import_views, views
 
 urlpatterns = [
     path("leads/kanban/", views.board, name="board"),
+    path("leads/kanban/headers/", views.board_headers, name="board-headers"),
     path("leads/kanban/column/<slug:slug>/", views.column_more, name="column-more"),
     path("leads/new/", views.lead_create, name="lead-create"),
     path("leads/import/", import_views.upload, name="import-upload"),

@@ -78,11 +78,14 @@ def form_error_text(form) -> str:
 @require_GET
 def board(request: HttpRequest) -> HttpResponse:
     board_filter = queries.BoardFilter.from_request(request)
+    board_sort = queries.BoardSort.from_query(request.GET)
     context = {
         # A callable, so the template reads the board after it has read the latest event number: a
         # browser may then replay an event it already shows (harmless), never miss one.
-        "columns": lambda: queries.board(board_filter),
+        "columns": lambda: queries.board(board_filter, board_sort=board_sort),
         "filter": board_filter,
+        "filtered": board_filter != queries.BoardFilter(),
+        "sort": board_sort,
         "sources": queries.sources(),
         "now": timezone.now(),
         "query": request.GET.urlencode(),
@@ -93,21 +96,38 @@ def board(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+def board_headers(request: HttpRequest) -> HttpResponse:
+    """Every column's header under the page's filters, swapped in out of band: a filtered board asks for
+    these when a live frame touched its columns (frames carry the unfiltered board's headers)."""
+    board_filter = queries.BoardFilter.from_request(request)
+    stats = queries.column_stats(board_filter=board_filter)
+    every = queries.column_stats()
+    headers = [
+        (stage, *stats.get(stage.pk, (0, 0)), every.get(stage.pk, (0,))[0]) for stage in Stage.objects.all()
+    ]
+    return render(request, "crm/partials/board_headers.html", {"headers": headers, "oob": True})
+
+
+@login_required
+@require_GET
 def column_more(request: HttpRequest, slug: str) -> HttpResponse:
     stage = get_object_or_404(Stage, slug=slug)
-    after = None
+    board_sort = queries.BoardSort.from_query(request.GET)
     try:
-        position, pk = request.GET.get("after", "").split(":")
-        after = (int(position), int(pk))
+        after = queries.parse_after(request.GET.get("after", ""), board_sort)
     except ValueError:
-        return message_response(request, 400, "“after” must be a card's position and id, like 1024:17.")
-    cards, has_more = queries.column_page(stage, queries.BoardFilter.from_request(request), after)
+        key = "position" if board_sort.by_position else board_sort.label.lower()
+        return message_response(request, 400, f"“after” must be a card's {key} and id, like 1024:17.")
+    board_filter = queries.BoardFilter.from_request(request)
+    cards, has_more = queries.column_page(stage, board_filter, after, board_sort)
     query = request.GET.copy()
     query.pop("after", None)
     context = {
         "stage": stage,
         "cards": cards,
         "has_more": has_more,
+        "after": board_sort.page_key(cards[-1]) if cards else "",
+        "filtered": board_filter != queries.BoardFilter(),
         "now": timezone.now(),
         "query": query.urlencode(),
     }

@@ -112,13 +112,16 @@ def send_cards(kind: str, lead_ids: list[int], stage_ids: set[int] | None) -> No
     cards = list(queries.card_queryset().filter(pk__in=lead_ids))
     if stage_ids is None:
         stage_ids = {lead.stage_id for lead in cards}
-    stats = queries.column_stats(stage_ids)
+    # The headers of a board without filters (which hides snoozed cards); a filtered board fetches its own
+    # (Viewer.frame says so), and every board counts the whole stage against its WIP limit.
+    stats = queries.column_stats(stage_ids, queries.BoardFilter())
+    every = queries.column_stats(stage_ids)
     stages = Stage.objects.filter(pk__in=stage_ids)
     html = render_to_string(
         "crm/partials/board_event.html",
         {
             "cards": cards,
-            "headers": [(stage, *stats.get(stage.pk, (0, 0))) for stage in stages],
+            "headers": [(s, *stats.get(s.pk, (0, 0)), every.get(s.pk, (0,))[0]) for s in stages],
             "now": timezone.now(),
             "oob": True,
         },
@@ -178,8 +181,8 @@ def missed_since(seq: int) -> list[tuple[int, str, list[dict]]] | None:
 @dataclass
 class Viewer:
     """One board socket's user and filter. The frame is rendered once for every board; what differs per
-    viewer (which of its cards they may move, which their filter hides) is decided here, by the domain's own
-    rules, and stated at the head of the frame for the browser to obey.
+    viewer (which of its cards they may move, which their filter hides, whether its headers count for them) is
+    decided here, by the domain's own rules, and stated at the head of the frame for the browser to obey.
 
     A thousand sockets run this for every frame: it makes no query (`of` caches whether the user is a
     manager) and only reads the frame's few card facts.
@@ -208,9 +211,11 @@ class Viewer:
             elif can_change(self.user, card):
                 movable.append(card.id)
         can_move, hides = " ".join(map(str, movable)), " ".join(map(str, hidden))
+        # The frame's headers count the unfiltered board: a filtered one keeps its own and re-reads them.
+        headers = "filtered" if self.board_filter != queries.BoardFilter() else "shared"
         return (
             f'<div id="board-seq" hx-swap-oob="true" data-seq="{seq}" data-can-move="{can_move}"'
-            f' data-hidden="{hides}"></div>{html}'
+            f' data-hidden="{hides}" data-headers="{headers}"></div>{html}'
         )
 
 

@@ -49,6 +49,10 @@
   });
   document.addEventListener("click", (e) => {
     if (e.target.closest("[data-close-dialog]")) e.target.closest("dialog").close();
+    // The top bar's menu button on a phone shows or hides the links it folds away.
+    const toggle = e.target.closest(".menu-toggle");
+    const links = toggle && document.getElementById(toggle.getAttribute("aria-controls"));
+    if (links) toggle.setAttribute("aria-expanded", String(links.classList.toggle("open")));
     // A link that exports what a form filters takes the form's current values when clicked.
     const link = e.target.closest("a[data-filters-from]");
     const form = link && document.getElementById(link.dataset.filtersFrom);

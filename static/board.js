@@ -13,7 +13,13 @@
 
   const leadId = (card) => card.id.slice("lead-".length);
   const version = (card) => Number(card.dataset.version || 0);
-  const keyOf = (card) => [Number(card.dataset.position), Number(leadId(card))];
+  // The board's order (queries.BoardSort): by position, or highest first by score, value or last activity.
+  const boardSort = () => (document.getElementById("board") || socketElt).dataset.sort || "position";
+  const byPosition = () => boardSort() === "position";
+  const SORT_ATTRS = { score: "score", value: "value", activity: "activity" };
+  const keyOf = (card) => byPosition()
+    ? [Number(card.dataset.position), Number(leadId(card))]
+    : [-Number(card.dataset[SORT_ATTRS[boardSort()]] || 0), Number(leadId(card))];
   const isAfter = (a, b) => a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
   const send = (message) => socket && socket.send(JSON.stringify(message));
   const notice = (message, level) => window.pipeline.notice(message, level);
@@ -71,12 +77,17 @@
     // The server states, for this user and these filters, which of the frame's cards they may move and hide.
     const ids = (name) => new Set(seqElt && seqElt.dataset[name] ? seqElt.dataset[name].split(" ") : []);
     const movable = ids("canMove"), hidden = ids("hidden");
+    // A filtered board's headers count only its matches: the frame's (the unfiltered board's) are not for it.
+    const ownHeaders = seqElt && seqElt.dataset.headers === "filtered";
     if (seqElt) { seqElt.remove(); lastSeq = Math.max(lastSeq, seq); }
     if (fragment.querySelector("#board-refresh")) return reloadBoard();
     for (const elt of [...fragment.children]) {
       if (elt.classList.contains("card")) {
         elt.dataset.canMove = movable.has(leadId(elt)) ? "1" : "0";
         if (!prepareCard(elt, false, hidden.has(leadId(elt)))) elt.remove();
+      } else if (elt.classList.contains("column-header") && ownHeaders) {
+        elt.remove();
+        refreshHeaders();
       } else if (elt.classList.contains("column-header") && seq !== null) {
         const current = document.getElementById(elt.id);
         if (current && Number(current.dataset.seq || 0) > seq) elt.remove();
@@ -93,6 +104,19 @@
     if (card && prepareCard(card, true, false)) htmx.swap(document.body, template.content, { swapStyle: "none" });
   }
 
+  // One request at a time for the filtered headers; a frame arriving meanwhile asks for one more after it.
+  let headersWanted = false, headersLoading = false;
+  function refreshHeaders() {
+    headersWanted = true;
+    if (headersLoading) return;
+    headersWanted = false;
+    headersLoading = true;
+    htmx.ajax("GET", "/leads/kanban/headers/?" + filters(), { swap: "none", source: socketElt }).finally(() => {
+      headersLoading = false;
+      if (headersWanted) refreshHeaders();
+    });
+  }
+
   function reloadBoard() {
     htmx.ajax("GET", location.pathname + location.search, { target: "#board", select: "#board", swap: "outerHTML" });
   }
@@ -107,12 +131,21 @@
     origin.parent.insertBefore(card, next);
   }
 
-  async function move(card, list, origin) {
+  // Where a card was dropped, for the move request: its neighbours in position order. A column sorted
+  // otherwise shows no positions to drop between, so the card goes to the top of the column's own order.
+  function placement(card, list) {
+    if (!byPosition()) return { stage: list.dataset.stage, index: 0 };
     const cards = [...list.querySelectorAll(":scope > .card")];
     const index = cards.indexOf(card);
-    const body = new URLSearchParams({ stage: list.dataset.stage, index, version: card.dataset.version });
-    if (cards[index - 1]) body.set("prev", leadId(cards[index - 1]));
-    if (cards[index + 1]) body.set("next", leadId(cards[index + 1]));
+    const where = { stage: list.dataset.stage, index };
+    if (cards[index - 1]) where.prev = leadId(cards[index - 1]);
+    if (cards[index + 1]) where.next = leadId(cards[index + 1]);
+    return where;
+  }
+
+  async function move(card, list, origin) {
+    const body = new URLSearchParams({ ...placement(card, list), version: card.dataset.version });
+    let moved = false;
     card.classList.add("saving");
     try {
       const response = await fetch(`/leads/${leadId(card)}/move/`, {
@@ -121,6 +154,7 @@
       const text = await response.text();
       if (response.ok || response.status === 409) {
         applyOwnCard(text);
+        moved = response.ok;
         // The same client events htmx would fire; of those, the board shows the notice.
         const trigger = JSON.parse(response.headers.get("HX-Trigger") || "{}")["pipeline:notice"];
         if (trigger) notice(trigger.message, trigger.level);
@@ -135,6 +169,7 @@
       card.classList.remove("saving");
       release();
     }
+    return moved;
   }
 
   function finishMove(card, origin) {
@@ -150,6 +185,7 @@
     let origin = null;
     Sortable.create(list, {
       group: "board",
+      sort: byPosition(), // sorted by score, value or activity, a column's order is not the user's to change
       draggable: ".card",
       filter: ".locked",
       preventOnFilter: false,
@@ -172,14 +208,144 @@
       const locked = card.dataset.canMove !== "1";
       card.classList.toggle("locked", locked);
       card.setAttribute("aria-roledescription", locked ? "card, not yours to move" : "movable card");
+      // Offer only what the viewer may do: a live frame's card comes with every action (one render for all).
+      if (locked) for (const action of card.querySelectorAll("[data-needs=change]")) action.remove();
     }
     for (const list of root.matches(".cards") ? [root] : root.querySelectorAll(".cards")) initSortable(list);
+    for (const header of root.matches(".column-header") ? [root] : root.querySelectorAll(".column-header")) {
+      countTab(header);
+    }
     if (root.id === "board" || root.querySelector("#board")) {
       readSeq();
       send({ type: "filters", filters: filters() });
+      showStage(currentStage);
+      for (const slug of expanded) fold(document.getElementById("col-" + slug), false);
     }
   }
   htmx.onLoad(decorate);
+
+  // --- Phone: one stage at a time, chosen by the tabs above the columns, each with its column's count. ---
+  let currentStage = null;
+  function showStage(slug) {
+    const columns = [...document.querySelectorAll(".column")];
+    const column = columns.find((c) => c.dataset.stage === slug) || columns[0];
+    if (!column) return;
+    currentStage = column.dataset.stage;
+    for (const c of columns) c.classList.toggle("current", c === column);
+    for (const tab of document.querySelectorAll(".stage-tab")) {
+      tab.setAttribute("aria-pressed", String(tab.dataset.stage === currentStage));
+    }
+  }
+  function countTab(header) {
+    const slug = header.id.replace(/^col-|-header$/g, "");
+    const count = document.querySelector(`.stage-tab[data-stage="${slug}"] .tab-count`);
+    if (count) count.textContent = header.dataset.count;
+  }
+
+  // --- Wide screens: Won and Lost start folded (slim drop targets); a click opens or folds one. ---
+  const expanded = new Set();
+  function fold(column, folded) {
+    if (!column) return;
+    column.classList.toggle("collapsed", folded);
+    if (folded) expanded.delete(column.dataset.stage);
+    else expanded.add(column.dataset.stage);
+    const button = column.querySelector(":scope > .expand");
+    if (button) {
+      const name = column.getAttribute("aria-label");
+      button.setAttribute("aria-expanded", String(!folded));
+      button.textContent = `${folded ? "Show" : "Hide"} ${name}`;
+    }
+  }
+
+  // --- "Move to…": the stages as a small menu in the dialog; the same move request as a drag. ---
+  function openMoveMenu(card) {
+    const dialog = document.getElementById("dialog");
+    const body = document.getElementById("dialog-body");
+    const name = card.querySelector(".card-name").textContent;
+    const title = Object.assign(document.createElement("h2"), { textContent: `Move ${name} to…`, id: "move-title" });
+    const menu = Object.assign(document.createElement("ul"), { className: "move-menu" });
+    for (const column of document.querySelectorAll(".column")) {
+      const button = Object.assign(document.createElement("button"), {
+        type: "button", textContent: column.getAttribute("aria-label"),
+      });
+      button.dataset.stage = column.dataset.stage;
+      if (column.dataset.stage === card.dataset.stage) {
+        button.setAttribute("aria-current", "true");
+        button.disabled = true;
+      }
+      button.addEventListener("click", () => {
+        dialog.close();
+        moveTo(card, column.dataset.stage);
+      });
+      const item = document.createElement("li");
+      item.append(button);
+      menu.append(item);
+    }
+    const cancel = Object.assign(document.createElement("button"), { type: "button", textContent: "Cancel", className: "secondary" });
+    cancel.dataset.closeDialog = "";
+    body.replaceChildren(title, menu, cancel);
+    dialog.setAttribute("aria-labelledby", "move-title");
+    dialog.addEventListener("close", () => dialog.removeAttribute("aria-labelledby"), { once: true });
+    dialog.showModal();
+  }
+
+  function moveTo(card, stage) {
+    const list = document.getElementById(`col-${stage}-cards`);
+    if (!list || busy) return;
+    busy = card;
+    const origin = { parent: card.parentNode, next: card.nextElementSibling };
+    list.insertBefore(card, list.querySelector(":scope > .card"));
+    const name = card.querySelector(".card-name").textContent;
+    const stageName = list.closest(".column").getAttribute("aria-label");
+    move(card, list, origin).then((ok) => { if (ok) notice(`Moved ${name} to ${stageName}.`, "ok"); });
+  }
+
+  // --- A locked card says why it does not move, when someone tries to drag it (or pick it up by keyboard). ---
+  function refuse(card) {
+    const owner = card.querySelector(".lock").textContent.replace(/'s$/, "");
+    notice(`${card.querySelector(".card-name").textContent} is ${owner}'s lead: only ${owner} or a manager can move it.`);
+    card.classList.add("refused");
+    card.addEventListener("animationend", () => card.classList.remove("refused"), { once: true });
+  }
+  let press = null;
+  document.addEventListener("pointerdown", (e) => {
+    const card = e.target.closest(".card.locked");
+    press = card && !e.target.closest("a, button") ? { card, x: e.clientX, y: e.clientY, told: false } : null;
+    if (press && e.pointerType === "touch") {
+      // Touch: the press-and-hold that starts a drag on a card of one's own.
+      const held = press;
+      setTimeout(() => { if (press === held && !held.told) { held.told = true; refuse(held.card); } }, 400);
+    }
+  });
+  document.addEventListener("pointermove", (e) => {
+    if (!press || press.told || e.pointerType === "touch") return;
+    if (Math.abs(e.clientX - press.x) + Math.abs(e.clientY - press.y) > 8) {
+      press.told = true;
+      refuse(press.card);
+    }
+  });
+  for (const end of ["pointerup", "pointercancel"]) document.addEventListener(end, () => { press = null; });
+
+  document.addEventListener("click", (e) => {
+    const tab = e.target.closest(".stage-tab");
+    if (tab) showStage(tab.dataset.stage);
+    const expand = e.target.closest(".column > .expand");
+    if (expand) fold(expand.parentNode, !expand.parentNode.classList.contains("collapsed"));
+    const moveButton = e.target.closest(".card .move-to");
+    if (moveButton) openMoveMenu(moveButton.closest(".card"));
+    if (e.target.closest("#clear-filters")) clearFilters();
+  });
+
+  // Clear every filter but the order, and reload the board as any filter change does.
+  function clearFilters() {
+    const form = document.getElementById("filters");
+    for (const field of form.elements) {
+      if (field.name === "sort" || !field.name) continue;
+      if (field.type === "checkbox") field.checked = false;
+      else field.value = "";
+    }
+    htmx.trigger(form, "submit");
+  }
 
   // Keyboard: Space or Enter picks a card up, arrows carry it (left/right: columns, up/down: place),
   // Space or Enter drops it (the same move request as a drag), Escape puts it back.
@@ -188,7 +354,10 @@
     const card = e.target.closest && e.target.closest(".card");
     if (!card || e.target !== card) return;
     if (!carried) {
-      if ((e.key === " " || e.key === "Enter") && !card.classList.contains("locked")) {
+      if ((e.key === " " || e.key === "Enter") && card.classList.contains("locked")) {
+        e.preventDefault();
+        refuse(card);
+      } else if (e.key === " " || e.key === "Enter") {
         e.preventDefault();
         busy = card;
         carried = { card, origin: { parent: card.parentNode, next: card.nextElementSibling } };
@@ -206,9 +375,9 @@
     if (e.key === "ArrowLeft" || e.key === "ArrowRight") {
       const target = lists[at + (e.key === "ArrowLeft" ? -1 : 1)];
       if (target) target.insertBefore(card, target.querySelector(":scope > .card"));
-    } else if (e.key === "ArrowUp" && card.previousElementSibling) {
+    } else if (e.key === "ArrowUp" && byPosition() && card.previousElementSibling?.matches(".card")) {
       list.insertBefore(card, card.previousElementSibling);
-    } else if (e.key === "ArrowDown" && card.nextElementSibling && card.nextElementSibling.matches(".card")) {
+    } else if (e.key === "ArrowDown" && byPosition() && card.nextElementSibling?.matches(".card")) {
       list.insertBefore(card.nextElementSibling, card);
     } else if (e.key === "Escape") {
       snapBack(card, carried.origin);

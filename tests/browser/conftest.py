@@ -13,6 +13,7 @@ import pytest
 from django.db import connections
 
 from tests.browser.axe import Audit
+from tests.browser.screens import PHONE, TABLET, VIEWPORT  # noqa: F401 (the sizes tests open pages at)
 from tests.live import Proxy, let_flush_win_deadlocks, release_database, servers
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -26,9 +27,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1600, "height": 900}  # all five columns side by side
-PHONE = {"width": 390, "height": 844}
-TABLET = {"width": 768, "height": 1024}
 SCREENSHOTS = Path("/tmp/pipeline-browser")
 # Where `shoot` keeps the pictures of every page at every size: var/screenshots by default (generated, not
 # committed); `make screenshots` points it at docs/screenshots, the set the README shows.

@@ -46,7 +46,7 @@ def bobs_lead(stages, bob, source):
 def test_every_page_passes_axe_on_laptop_and_phone(open_board, audit, bobs_lead, alice, manager, viewport):
     lead_page = f"/leads/{bobs_lead.pk}/"
     agent = open_board(alice, viewport=viewport)  # the login page, then a board where bob's card is locked
-    agent.locator(f"#lead-{bobs_lead.pk} button", has_text="Log interaction").click()
+    agent.locator(".card", has_text="Ben Okafor").get_by_role("button", name="Log interaction").click()
     expect(agent.locator("#dialog form")).to_be_visible()  # the board's dialog, which htmx fills
     audit.check(agent)
     agent.goto(lead_page)  # read-only for alice

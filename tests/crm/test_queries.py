@@ -2,10 +2,12 @@
 
 import json
 import re
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -214,3 +216,75 @@ def test_a_filter_keeps_in_memory_exactly_the_cards_it_keeps_in_the_database(sta
             transaction.set_rollback(True)
 
     agree()
+
+
+# --- Headers that follow the filters, and columns sorted otherwise than by position --------------------
+
+
+def test_a_filtered_boards_headers_count_and_sum_only_the_matches(stages, alice, bob):
+    LeadFactory(stage=stages["proposal"], owner=alice, expected_value=100)
+    LeadFactory.create_batch(2, stage=stages["proposal"], owner=bob, expected_value=1000)
+    proposal = queries.board(BoardFilter(owner_id=alice.pk))[2]
+    assert (proposal.count, proposal.total_value, proposal.all_count) == (1, 100, 3)
+
+
+def test_the_wip_limit_counts_every_card_in_the_stage_whatever_the_filters(stages, alice, bob):
+    LeadFactory.create_batch(3, stage=stages["proposal"], owner=bob)
+    assert queries.board(BoardFilter(owner_id=alice.pk))[2].full is True
+
+
+def test_the_unfiltered_board_leaves_snoozed_cards_out_of_its_headers(stages):
+    LeadFactory(stage=stages["new"], expected_value=10)
+    LeadFactory(stage=stages["new"], expected_value=5, snoozed_until=timezone.now() + timedelta(days=1))
+    new = queries.board(BoardFilter())[0]
+    assert (new.count, new.total_value, new.all_count) == (1, 10, 2)
+
+
+@pytest.fixture
+def scored(stages):
+    """Four cards in New in position order, with scores, values and activity in other orders."""
+    now, new = timezone.now(), stages["new"]
+    return [
+        LeadFactory(stage=new, lead_score=None, expected_value=50, last_interaction_at=now),
+        LeadFactory(stage=new, lead_score=80, expected_value=10, last_interaction_at=None),
+        LeadFactory(stage=new, lead_score=20, expected_value=90, last_interaction_at=now - timedelta(1)),
+        LeadFactory(stage=new, lead_score=80, expected_value=10, last_interaction_at=now - timedelta(2)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sort", "order"),
+    [
+        ("position", [0, 1, 2, 3]),
+        ("score", [1, 3, 2, 0]),
+        ("value", [2, 0, 1, 3]),
+        ("activity", [0, 2, 3, 1]),
+    ],
+)
+def test_a_sorted_column_puts_the_highest_first_and_ties_and_blanks_after(stages, scored, sort, order):
+    """Ties break by id; a missing score or activity comes last."""
+    board_sort = queries.BoardSort.from_query({"sort": sort})
+    columns = queries.board(BoardFilter(), board_sort=board_sort)
+    assert cards_of(columns, "new") == [scored[i].pk for i in order]
+
+
+@pytest.mark.parametrize("sort", ["position", "score", "value", "activity"])
+def test_a_sorted_column_pages_on_without_repeating_or_skipping_a_card(stages, scored, page_of_three, sort):
+    board_sort = queries.BoardSort.from_query({"sort": sort})
+    new = queries.board(BoardFilter(), board_sort=board_sort)[0]
+    after = queries.parse_after(new.after, board_sort)
+    rest, more = queries.column_page(stages["new"], BoardFilter(), after, board_sort)
+    whole = cards_of(queries.board(BoardFilter(), page_size=10, board_sort=board_sort), "new")
+    assert ([lead.pk for lead in [*new.cards, *rest]], new.has_more, more) == (whole, True, False)
+
+
+def test_an_unknown_sort_is_the_order_by_position():
+    assert queries.BoardSort.from_query({"sort": "id; drop table"}) == queries.BoardSort("position")
+
+
+@pytest.mark.parametrize(
+    ("sort", "after"), [("score", "high:1"), ("value", "1e:2"), ("activity", "monday:3"), ("position", "½:2")]
+)
+def test_a_page_key_that_is_not_the_sorts_is_refused(sort, after):
+    with pytest.raises(ValueError):
+        queries.parse_after(after, queries.BoardSort(sort))

@@ -492,9 +492,10 @@ def test_a_script_in_a_name_is_escaped_on_the_lead_page(as_alice, xss_lead):
 # --- Query counts ------------------------------------------------------------------------------------
 
 
-# Measured: session, user, manager check, sources, latest event number, stages, column stats, the ranked
-# cards (one query for every column) and the scoring notice. None of them grows with the board.
-BOARD_QUERIES = 9
+# Measured: session, user, manager check, sources, latest event number, stages, column stats (the filtered
+# count and value, and every card for the WIP limit), the ranked cards (one query for every column) and the
+# scoring notice. None of them grows with the board.
+BOARD_QUERIES = 10
 
 
 def test_the_board_takes_as_many_queries_for_300_leads_as_for_3(
@@ -531,3 +532,79 @@ def test_a_notice_joins_the_client_events_a_response_already_triggers():
         "pipeline:refresh": {"what": "board"},
         "pipeline:notice": {"message": "Saved.", "level": "info"},
     }
+
+
+# --- The board's controls: filtered headers, sorted columns, only the actions the viewer may take ---------
+
+
+def header_attrs(response, slug: str) -> dict[str, str]:
+    match = re.search(rf'<header class="column-header" id="col-{slug}-header"([^>]*)>', text(response))
+    assert match, f"no header for {slug}"
+    return dict(re.findall(r'([\w-]+)="([^"]*)"', match.group(1)))
+
+
+def test_the_boards_headers_follow_its_filters(as_alice, stages, alice, bob):
+    LeadFactory(stage=stages["proposal"], owner=alice, expected_value=100)
+    LeadFactory.create_batch(2, stage=stages["proposal"], owner=bob, expected_value=1000)
+    response = as_alice.get(BOARD, {"mine": "1"})
+    assert header_attrs(response, "proposal") == {"data-count": "1", "data-wip": "3", "data-all": "3"}
+    assert re.search(r'id="col-proposal-header".*?class="value"[^>]*>\$100<', text(response), re.S)
+
+
+def test_an_empty_filtered_column_says_no_matches(as_alice, stages, alice):
+    LeadFactory(stage=stages["new"], owner=alice)
+    page = text(as_alice.get(BOARD, {"mine": "1"}))
+    assert re.search(r'id="col-contacted-cards"[^>]*>\s*<p class="empty">No matches</p>', page)
+    assert '<p class="empty">No leads</p>' in text(as_alice.get(BOARD))
+
+
+def test_the_headers_fragment_counts_what_the_filters_keep_in_constant_queries(
+    as_alice, stages, alice, bob, django_assert_max_num_queries
+):
+    LeadFactory(stage=stages["new"], owner=alice, expected_value=7)
+    LeadFactory.create_batch(20, stage=stages["new"], owner=bob)
+    # Measured: session, user, the two column stats, the stages and the context processor's manager check.
+    with django_assert_max_num_queries(6):
+        response = as_alice.get("/leads/kanban/headers/", {"mine": "1"}, headers=HTMX)
+    assert response.status_code == 200
+    assert header_attrs(response, "new") == {
+        "hx-swap-oob": "true",
+        "data-count": "1",
+        "data-wip": "",
+        "data-all": "21",
+    }
+    assert header_attrs(response, "won")["data-count"] == "0"
+
+
+def test_a_sorted_board_takes_no_more_queries_and_pages_in_its_order(
+    as_alice, stages, settings, django_assert_max_num_queries
+):
+    settings.BOARD_PAGE_SIZE = 2
+    leads = [LeadFactory(stage=stages["new"], lead_score=score) for score in (10, 70, 40, 90)]
+    with django_assert_max_num_queries(BOARD_QUERIES):
+        response = as_alice.get(BOARD, {"sort": "score"})
+    assert card_ids(response) == [leads[3].pk, leads[1].pk]
+    more_url = html.unescape(re.search(r'hx-get="([^"]*column/new/[^"]*)"', text(response)).group(1))
+    assert "sort=score" in more_url
+    assert card_ids(as_alice.get(more_url, headers=HTMX)) == [leads[2].pk, leads[0].pk]
+
+
+def test_a_garbled_page_key_of_a_sorted_column_is_refused_with_its_sort(as_alice, stages):
+    response = as_alice.get(
+        "/leads/kanban/column/new/", {"after": "2026-13-45:1", "sort": "activity"}, headers=HTMX
+    )
+    assert response.status_code == 400
+    assert "“after” must be a card's last activity and id" in text(response)
+
+
+def test_a_card_offers_its_actions_only_to_those_who_may_take_them(as_alice, stages, alice, bob):
+    hers, his = LeadFactory(stage=stages["new"], owner=alice), LeadFactory(stage=stages["new"], owner=bob)
+    page = text(as_alice.get(BOARD))
+    card_html = {
+        lead: re.search(rf'<article id="lead-{lead.pk}".*?</article>', page, re.S).group()
+        for lead in (hers, his)
+    }
+    for action in ("Move to…", "Log interaction", "Follow up", "Snooze"):
+        assert action in card_html[hers]
+        assert action not in card_html[his]
+    assert "bob's" in card_html[his]
