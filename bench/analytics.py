@@ -49,6 +49,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def setup_django() -> None:
     os.environ.setdefault("DEBUG", "0")
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")  # the test client speaks plain HTTP
     os.environ.setdefault("SECRET_KEY", "benchmark-only")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     import django
@@ -100,15 +101,15 @@ def fill(leads: int, interactions_per_lead: int) -> None:
             f"""
             INSERT INTO crm_lead (name, company, email, phone, external_id, source_id, stage_id, owner_id,
                 priority, expected_value, position, version, lead_score, score_source, engagement_level,
-                follow_up_at, snoozed_until, interaction_count, last_interaction_kind, last_interaction_at,
-                closed_at, attributes, created_at, updated_at)
+                follow_up_at, snoozed_until, snooze_reason, interaction_count, last_interaction_kind,
+                last_interaction_at, closed_at, attributes, created_at, updated_at)
             SELECT 'Lead ' || i, 'Acme', 'lead' || i || '@example.com', '', '', src, stage, owner,
                 1 + (i %% 4), (500 + (i * 37) %% 60000)::numeric, i::bigint * 16777216, 1,
                 CASE WHEN stage = ANY(%(open)s) AND r.s2 < 0.8 THEN (r.s3 * 100)::int END, '', 0,
                 CASE WHEN stage = ANY(%(open)s) AND r.s2 < 0.3
                      THEN now() + (r.s3 - 0.5) * interval '20 days' END,
                 CASE WHEN stage = ANY(%(open)s) AND r.s2 > 0.95 THEN now() + r.s3 * interval '3 days' END,
-                0, '', NULL,
+                '', 0, '', NULL,
                 CASE WHEN stage = ANY(%(open)s) THEN NULL
                      ELSE LEAST(now(), created + r.s3 * interval '60 days') END,
                 '{{}}'::jsonb, created, created

@@ -44,6 +44,7 @@ async def test_winning_a_lead_pushes_the_changed_tiles_to_the_dashboard(
     assert ">0</strong>" in tile(frame, "open")
     assert "moved it to Won" in frame  # recent activity
     assert '<div id="dash-chart-data" hidden hx-swap-oob="true">' in frame
+    assert 'id="dash-insights"' not in frame  # the page keeps the insights it was drawn with
 
 
 async def test_a_burst_of_changes_is_at_most_one_refresh_per_window(
