@@ -141,6 +141,15 @@ def fill(leads: int, interactions_per_lead: int) -> None:
             """,
             {"n": interactions_per_lead},
         )
+        # What services.log_interaction keeps on each lead (the migration's backfill does the same).
+        cursor.execute(
+            """
+            UPDATE crm_lead AS l SET first_contact_at = i.first, interaction_count = i.n
+            FROM (SELECT lead_id, MIN(occurred_at) AS first, COUNT(*) AS n FROM crm_interaction GROUP BY lead_id)
+                AS i
+            WHERE i.lead_id = l.id
+            """
+        )
         lead_columns = {f.column for f in Lead._meta.concrete_fields}
         history = [f.column for f in Lead.history.model._meta.concrete_fields if f.column in lead_columns]
         # Moves for the dashboard's recent activity: one "moved" history row for every other lead.

@@ -643,31 +643,23 @@ def _daily_cohorts(on: date, days: int) -> dict[date, tuple[int, int]]:
 
 
 def recent_activity(stage_names: dict[int, str], limit: int = ACTIVITY_LIMIT) -> list[Activity]:
-    """The latest interactions and moves, newest first (by when they were recorded)."""
-    interactions = Interaction.objects.select_related("lead", "agent").order_by("-pk")[:limit]
+    """The latest interactions and moves, newest first (by when they were recorded): the few columns shown,
+    not the rows (a history row carries every field of the lead)."""
+    interactions = Interaction.objects.order_by("-pk").values_list(
+        "occurred_at", "agent__username", "lead_id", "lead__name", "kind"
+    )[:limit]
     moves = (
         Lead.history.filter(history_change_reason="moved")
-        .select_related("history_user")
-        .order_by("-history_id")[:limit]
+        .order_by("-history_id")
+        .values_list("history_date", "history_user__username", "id", "name", "stage_id")[:limit]
     )
+    kinds = dict(Interaction.Kind.choices)
     items = [
-        Activity(
-            i.occurred_at,
-            i.agent.get_username() if i.agent else "someone",
-            i.lead_id,
-            i.lead.name,
-            f"logged a {i.get_kind_display().lower()}",
-        )
-        for i in interactions
+        Activity(when, who or "someone", lead_id, name, f"logged a {kinds.get(kind, kind).lower()}")
+        for when, who, lead_id, name, kind in interactions
     ]
     items += [
-        Activity(
-            m.history_date,
-            m.history_user.get_username() if m.history_user else "someone",
-            m.id,
-            m.name,
-            f"moved it to {stage_names.get(m.stage_id, '?')}",
-        )
-        for m in moves
+        Activity(when, who or "someone", lead_id, name, f"moved it to {stage_names.get(stage_id, '?')}")
+        for when, who, lead_id, name, stage_id in moves
     ]
     return sorted(items, key=lambda a: a.when, reverse=True)[:limit]
