@@ -286,7 +286,8 @@ class Lead(models.Model):
                 name="lead_stage_owner_totals",
             ),
             models.Index(fields=["lead_score"], name="lead_score"),
-            models.Index(fields=["follow_up_at"], name="lead_follow_up_at"),
+            # Overdue leads by owner (the performance page) from the index alone.
+            models.Index(fields=["follow_up_at"], include=["owner"], name="lead_follow_up_owner"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(lead_score__lte=100), name="lead_score_0_100"),

@@ -43,5 +43,13 @@ class Migration(migrations.Migration):
             model_name='lead',
             index=models.Index(fields=['created_at'], include=('stage', 'owner', 'source', 'first_contact_at', 'interaction_count', 'lead_score', 'closed_at'), name='lead_period_figures'),
         ),
+        migrations.RemoveIndex(
+            model_name='lead',
+            name='lead_follow_up_at',
+        ),
+        migrations.AddIndex(
+            model_name='lead',
+            index=models.Index(fields=['follow_up_at'], include=('owner',), name='lead_follow_up_owner'),
+        ),
         migrations.RunPython(backfill, migrations.RunPython.noop, elidable=True),
     ]
