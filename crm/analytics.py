@@ -543,21 +543,25 @@ def dashboard(now: datetime | None = None, insights: bool = True) -> Dashboard:
     now = now or timezone.now()
     on = timezone.localdate(now)
     stages = list(Stage.objects.all())
-    # Counts per stage, then the open leads per owner with their value and scores: both read from indexes
-    # alone on Postgres (the second from lead_stage_owner_totals, the open stages by id: no join), never
-    # the table's rows.
-    by_stage = dict(Lead.objects.order_by().values_list("stage_id").annotate(n=Count("*")))
+    # Open leads per stage and owner with their value and scores (in lead_stage_owner_totals' order: no
+    # sort, no table rows on Postgres), then the closed stages' counts: every lead is read once, by index.
+    open_ids = [s.pk for s in stages if s.kind == Stage.Kind.OPEN]
+    closed_ids = [s.pk for s in stages if s.kind != Stage.Kind.OPEN]  # named, so the index finds them
+    by_stage = dict(
+        Lead.objects.filter(stage__in=closed_ids).order_by().values_list("stage_id").annotate(n=Count("*"))
+    )
     by_owner: dict[int | None, int] = {}
     open_leads, open_value, scored, score_sum = 0, Decimal(0), 0, 0
     for row in (
-        Lead.objects.filter(stage__in=[s.pk for s in stages if s.kind == Stage.Kind.OPEN])
+        Lead.objects.filter(stage__in=open_ids)
         .order_by()
-        .values("owner_id")
+        .values("stage_id", "owner_id")
         .annotate(
             n=Count("*"), value=Sum("expected_value"), scored=Count("lead_score"), score=Sum("lead_score")
         )
     ):
-        by_owner[row["owner_id"]] = row["n"]
+        by_stage[row["stage_id"]] = by_stage.get(row["stage_id"], 0) + row["n"]
+        by_owner[row["owner_id"]] = by_owner.get(row["owner_id"], 0) + row["n"]
         open_leads += row["n"]
         open_value += row["value"] or 0
         scored += row["scored"]
