@@ -49,6 +49,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def setup_django() -> None:
     os.environ.setdefault("DEBUG", "0")
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")  # the test client speaks plain HTTP
     os.environ.setdefault("SECRET_KEY", "benchmark-only")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     import django
@@ -100,15 +101,15 @@ def fill(leads: int, interactions_per_lead: int) -> None:
             f"""
             INSERT INTO crm_lead (name, company, email, phone, external_id, source_id, stage_id, owner_id,
                 priority, expected_value, position, version, lead_score, score_source, engagement_level,
-                follow_up_at, snoozed_until, interaction_count, last_interaction_kind, last_interaction_at,
-                closed_at, attributes, created_at, updated_at)
+                follow_up_at, snoozed_until, snooze_reason, interaction_count, last_interaction_kind,
+                last_interaction_at, closed_at, attributes, created_at, updated_at)
             SELECT 'Lead ' || i, 'Acme', 'lead' || i || '@example.com', '', '', src, stage, owner,
                 1 + (i %% 4), (500 + (i * 37) %% 60000)::numeric, i::bigint * 16777216, 1,
                 CASE WHEN stage = ANY(%(open)s) AND r.s2 < 0.8 THEN (r.s3 * 100)::int END, '', 0,
                 CASE WHEN stage = ANY(%(open)s) AND r.s2 < 0.3
                      THEN now() + (r.s3 - 0.5) * interval '20 days' END,
                 CASE WHEN stage = ANY(%(open)s) AND r.s2 > 0.95 THEN now() + r.s3 * interval '3 days' END,
-                0, '', NULL,
+                '', 0, '', NULL,
                 CASE WHEN stage = ANY(%(open)s) THEN NULL
                      ELSE LEAST(now(), created + r.s3 * interval '60 days') END,
                 '{{}}'::jsonb, created, created
@@ -140,6 +141,16 @@ def fill(leads: int, interactions_per_lead: int) -> None:
             """,
             {"n": interactions_per_lead},
         )
+        # What services.log_interaction keeps on each lead (the migration's backfill does the same).
+        cursor.execute(
+            """
+            UPDATE crm_lead AS l SET first_contact_at = i.first, interaction_count = i.n
+            FROM (
+                SELECT lead_id, MIN(occurred_at) AS first, COUNT(*) AS n FROM crm_interaction GROUP BY lead_id
+            ) AS i
+            WHERE i.lead_id = l.id
+            """
+        )
         lead_columns = {f.column for f in Lead._meta.concrete_fields}
         history = [f.column for f in Lead.history.model._meta.concrete_fields if f.column in lead_columns]
         # Moves for the dashboard's recent activity: one "moved" history row for every other lead.
@@ -164,6 +175,18 @@ def fill(leads: int, interactions_per_lead: int) -> None:
     del team
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its Postgres backend (same machine: /proc), the server's share
+    that other people's load on the machine does not inflate as it inflates the wall clock. A parallel
+    query's workers are not counted: run with --no-parallel where that matters."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return time.process_time() + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def time_url(client, url: str, requests: int, warmup: int) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -171,16 +194,19 @@ def time_url(client, url: str, requests: int, warmup: int) -> dict:
     for _ in range(warmup):
         assert client.get(url).status_code == 200, url
     times = []
+    cpu = cpu_seconds()
     for _ in range(requests):
         start = time.perf_counter()
         response = client.get(url)
         times.append((time.perf_counter() - start) * 1000)
+    cpu = (cpu_seconds() - cpu) / requests * 1000
     with CaptureQueriesContext(connection) as captured:
         client.get(url)
     sql = sum(float(q["time"]) for q in captured.captured_queries) * 1000
     return {
         "p50": percentile(times, 50),
         "p95": percentile(times, 95),
+        "cpu": cpu,
         "queries": len(captured.captured_queries),
         "sql": sql,
         "kib": len(response.content) / 1024,
@@ -191,11 +217,13 @@ def time_call(call, requests: int, warmup: int) -> dict:
     for _ in range(warmup):
         call()
     times = []
+    cpu = cpu_seconds()
     for _ in range(requests):
         start = time.perf_counter()
         call()
         times.append((time.perf_counter() - start) * 1000)
-    return {"p50": percentile(times, 50), "p95": percentile(times, 95)}
+    cpu = (cpu_seconds() - cpu) / requests * 1000
+    return {"p50": percentile(times, 50), "p95": percentile(times, 95), "cpu": cpu}
 
 
 def main() -> None:
@@ -205,6 +233,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="reuse the data already loaded")
+    parser.add_argument("--no-parallel", action="store_true", help="no parallel query workers (SET)")
     args = parser.parse_args()
     setup_django()
 
@@ -225,18 +254,26 @@ def main() -> None:
         fill(args.leads, args.interactions_per_lead)
         print(f"loaded in {time.perf_counter() - start:.1f} s")
     print(f"{Lead.objects.count():,} leads, {Interaction.objects.count():,} interactions")
+    if args.no_parallel:
+        with connection.cursor() as cursor:
+            cursor.execute("SET max_parallel_workers_per_gather = 0")
+    print(f"load average at start: {os.getloadavg()}")
     client = Client()
     client.force_login(get_user_model().objects.get(username="manager"))
-    print(f"{'url':<58} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'SQL ms':>8} {'KiB':>6}")
+    print(f"{'url':<58} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>8} {'queries':>8} {'SQL ms':>8} {'KiB':>6}")
     for url in URLS:
         r = time_url(client, url, args.requests, args.warmup)
         print(
-            f"{url:<58} {r['p50']:>8.1f} {r['p95']:>8.1f} {r['queries']:>8} {r['sql']:>8.1f} {r['kib']:>6.1f}"
+            f"{url:<58} {r['p50']:>8.1f} {r['p95']:>8.1f} {r['cpu']:>8.1f} {r['queries']:>8} {r['sql']:>8.1f}"
+            f" {r['kib']:>6.1f}"
         )
-    r = time_call(broadcast.render_dashboard, args.requests, args.warmup)
-    print(f"{'dashboard live refresh (broadcast.render_dashboard)':<58} {r['p50']:>8.1f} {r['p95']:>8.1f}")
-    r = time_call(snapshots.record_agent_performance, 3, 1)
-    print(f"{'hourly snapshot (snapshots.record_agent_performance)':<58} {r['p50']:>8.1f} {r['p95']:>8.1f}")
+    for name, call, requests in [
+        ("dashboard live refresh (broadcast.render_dashboard)", broadcast.render_dashboard, args.requests),
+        ("hourly snapshot (snapshots.record_agent_performance)", snapshots.record_agent_performance, 3),
+    ]:
+        r = time_call(call, requests, 1)
+        print(f"{name:<58} {r['p50']:>8.1f} {r['p95']:>8.1f} {r['cpu']:>8.1f}")
+    print(f"load average at end: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

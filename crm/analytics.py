@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import (
-    Avg,
+    Aggregate,
     Count,
     DurationField,
     ExpressionWrapper,
@@ -193,12 +193,34 @@ def two_proportion_p_value(k1: int, n1: int, k2: int, n2: int) -> float | None:
     return math.erfc(abs(z) / math.sqrt(2))
 
 
-def _medians(rows: QuerySet, key: str, value, tiebreak: str = "pk") -> dict:
-    """{group: (median of `value`, rows in the group)} per `key`, in SQL: rank each group's rows and keep
-    the one or two middle ones, so at most two rows per group leave the database whatever the data's size."""
-    ranked = rows.order_by().annotate(
+class _Middle(Aggregate):
+    """Postgres' `percentile_disc(0.5)`: a group's lower middle value in ascending order, its upper middle
+    one in descending order (the same value when the group's size is odd)."""
+
+    function = "percentile_disc"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s%(direction)s)"
+
+    def __init__(self, expression, descending: bool = False, **extra):
+        super().__init__(expression, direction=" DESC" if descending else "", **extra)
+
+
+def _medians(rows: QuerySet, key: str, value) -> dict:
+    """{group: (median of `value`, rows in the group)} per `key`, in SQL, at most two values per group
+    leaving the database whatever the data's size: the mean of the one or two middle values.
+
+    Postgres picks them with an ordered-set aggregate per group (about half the work of ranking every
+    row); elsewhere each group's rows are ranked in a window and the middle ones kept. Rows that tie hold
+    the same value, so no tiebreak is needed, and a covering index (lead_period_figures) can answer.
+    """
+    rows = rows.order_by()
+    if connection.vendor == "postgresql":
+        middles = rows.values(key).annotate(
+            _lo=_Middle(value), _hi=_Middle(value, descending=True), _n=Count("*")
+        )
+        return {row[key]: ((row["_lo"] + row["_hi"]) / 2, row["_n"]) for row in middles}
+    ranked = rows.annotate(
         _v=value,
-        _rank=Window(RowNumber(), partition_by=[F(key)], order_by=[F("_v").asc(), F(tiebreak).asc()]),
+        _rank=Window(RowNumber(), partition_by=[F(key)], order_by=[F("_v").asc()]),
         _n=Window(Count("*"), partition_by=[F(key)]),
     )
     middle = ranked.filter(Q(_rank=(F("_n") + 1) / 2) | Q(_rank=(F("_n") + 2) / 2))
@@ -208,35 +230,11 @@ def _medians(rows: QuerySet, key: str, value, tiebreak: str = "pk") -> dict:
     return {group: (sum(vs, type(vs[0])(0)) / len(vs), n) for group, (vs, n) in found.items()}
 
 
-# Seconds between two timestamps in SQL, per database: the one thing the ORM cannot say over a grouped row.
-SECONDS_BETWEEN = {
-    "postgresql": "EXTRACT(EPOCH FROM ({later} - {earlier}))",
-    "sqlite": "((julianday({later}) - julianday({earlier})) * 86400.0)",
-}
-
-
-def _first_contacts(per_lead: QuerySet) -> dict:
-    """{owner: (median seconds from creation to first contact, contacted leads, interactions)} from
-    `per_lead` rows (lead, owner, created, first contact, interactions): ranked and summed per owner in SQL
-    around the grouped query, so the database reads each lead's interactions once and returns at most two
-    rows per owner."""
-    sql, params = per_lead.query.sql_with_params()
-    delay = SECONDS_BETWEEN[connection.vendor].format(later="t.first_contact", earlier="t.created")
-    ranked = f"""
-        SELECT owner, delay, ROW_NUMBER() OVER (PARTITION BY owner ORDER BY delay, lead_id) AS rank_,
-               COUNT(*) OVER (PARTITION BY owner) AS n_, SUM(logged) OVER (PARTITION BY owner) AS logged_
-        FROM (SELECT t.lead_id, t.owner, t.logged, {delay} AS delay FROM ({sql}) AS t) AS d
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT owner, delay, n_, logged_ FROM ({ranked}) AS r"
-            " WHERE rank_ IN ((n_ + 1) / 2, (n_ + 2) / 2)",
-            params,
-        )
-        found: dict = {}
-        for owner, delay, n, logged in cursor.fetchall():
-            found.setdefault(owner, ([], n, int(logged)))[0].append(round(float(delay), 3))  # julianday: ms
-    return {owner: (sum(delays) / len(delays), n, logged) for owner, (delays, n, logged) in found.items()}
+def _count(condition: Q | None = None) -> Count:
+    """Leads (matching `condition`) in a grouped row. Counts `created_at`, never null, rather than the key:
+    it is in lead_period_figures with every column the figures read, so Postgres counts from the index
+    alone (COUNT(*) cannot carry a filter in Django)."""
+    return Count("created_at", filter=condition)
 
 
 def _duration(later: str, earlier: str) -> ExpressionWrapper:
@@ -279,35 +277,35 @@ class AgentRow:
 def agent_rows(period: Period, agent_id: int | None = None, now: datetime | None = None) -> list[AgentRow]:
     """One row per agent (every active agent, and anyone else owning leads in the period), by username.
 
-    Four queries whatever the data: leads, interactions and overdue by owner; the users.
+    Four queries whatever the data: the period's leads by owner, their medians to first contact, overdue
+    leads by owner; the users.
     Leads nobody owns have no agent and no row.
     """
     now = now or timezone.now()
     leads = period.leads().filter(owner__isnull=False)
     if agent_id is not None:
         leads = leads.filter(owner_id=agent_id)
+    # The interaction figures come from the leads themselves (`first_contact_at`, `interaction_count`, kept
+    # by services.log_interaction): a period reads its leads, never their interactions.
     counts = {
         row["owner_id"]: row
         for row in leads.order_by()
         .values("owner_id")
-        .annotate(assigned=Count("pk"), won=Count("pk", filter=won_q()), lost=Count("pk", filter=lost_q()))
+        .annotate(
+            assigned=_count(),
+            won=_count(won_q()),
+            lost=_count(lost_q()),
+            contacted=_count(Q(first_contact_at__isnull=False)),
+            interactions=Sum("interaction_count"),
+        )
     }
-    # Per lead, its first interaction and its count (one pass over the leads' interactions, grouped by lead);
-    # per owner, the median delay to it, the leads that had one (contacted) and the interactions.
-    interactions = Interaction.objects.filter(period.lead_q("lead__"), lead__owner__isnull=False)
-    if agent_id is not None:
-        interactions = interactions.filter(lead__owner_id=agent_id)
-    per_lead = (
-        interactions.order_by()
-        .annotate(owner=F("lead__owner_id"), created=F("lead__created_at"))
-        .values("lead_id", "owner", "created")
-        .annotate(first_contact=Min("occurred_at"), logged=Count("*"))
+    to_first_contact = _medians(
+        leads.filter(first_contact_at__isnull=False), "owner_id", _duration("first_contact_at", "created_at")
     )
-    first_contacts = _first_contacts(per_lead)
     overdue_leads = Lead.objects.overdue(now).filter(owner__isnull=False)
     if agent_id is not None:
         overdue_leads = overdue_leads.filter(owner_id=agent_id)
-    overdue = dict(overdue_leads.order_by().values_list("owner_id").annotate(n=Count("pk")))
+    overdue = dict(overdue_leads.order_by().values_list("owner_id").annotate(n=Count("*")))
 
     users = get_user_model().objects.filter(
         Q(pk=agent_id)
@@ -317,11 +315,11 @@ def agent_rows(period: Period, agent_id: int | None = None, now: datetime | None
     rows = []
     for user in users.distinct().order_by("username"):
         row = AgentRow(user.pk, user.get_username(), user.get_full_name() or user.get_username())
-        row.assigned = counts.get(user.pk, {}).get("assigned", 0)
-        row.won = counts.get(user.pk, {}).get("won", 0)
-        row.lost = counts.get(user.pk, {}).get("lost", 0)
-        median, row.contacted, row.interactions = first_contacts.get(user.pk, (None, 0, 0))
-        row.median_hours_to_first_contact = None if median is None else median / 3600
+        found = counts.get(user.pk, {})
+        row.assigned, row.won, row.lost = found.get("assigned", 0), found.get("won", 0), found.get("lost", 0)
+        row.contacted, row.interactions = found.get("contacted", 0), found.get("interactions") or 0
+        median, _ = to_first_contact.get(user.pk, (None, None))
+        row.median_hours_to_first_contact = None if median is None else median.total_seconds() / 3600
         row.overdue = overdue.get(user.pk, 0)
         rows.append(row)
     return rows
@@ -432,21 +430,37 @@ def _period_months(period: Period, first_created: datetime | None) -> float:
 def source_report(period: Period, with_months: bool = True) -> SourceReport:
     """The heatmap page's figures: a row per source, a cell per source and month, and what is significant.
 
-    Four queries (five with the months): leads grouped by source, medians to won, the sources, months.
+    Three queries whatever the data: the period's leads grouped by source (and month, for the cells: the
+    sources' totals are the sums of their months), the medians to won, the sources.
     """
     leads = period.leads()
-    grouped = {
-        row["source_id"]: row
-        for row in leads.order_by()
-        .values("source_id")
-        .annotate(
-            leads=Count("pk"),
-            won=Count("pk", filter=won_q()),
-            lost=Count("pk", filter=lost_q()),
-            avg_open_score=Avg("lead_score", filter=open_q()),
-            first=Min("created_at"),
+    tz = timezone.get_current_timezone()
+    groups = leads.order_by()
+    if with_months:
+        groups = groups.annotate(month=TruncMonth("created_at", tzinfo=tz)).values("source_id", "month")
+    else:
+        groups = groups.values("source_id")
+    groups = groups.annotate(
+        leads=_count(),
+        won=_count(won_q()),
+        lost=_count(lost_q()),
+        open_scored=Count("lead_score", filter=open_q()),
+        open_score=Sum("lead_score", filter=open_q()),
+        first=Min("created_at"),
+    )
+    grouped: dict[int | None, dict] = {}
+    by_month: dict[tuple[int | None, date], dict] = {}
+    for group in groups:
+        totals = grouped.setdefault(
+            group["source_id"], {"leads": 0, "won": 0, "lost": 0, "open_scored": 0, "open_score": 0}
         )
-    }
+        for name in ("leads", "won", "lost", "open_scored"):
+            totals[name] += group[name]
+        totals["open_score"] += group["open_score"] or 0
+        totals["first"] = min(totals.get("first", group["first"]), group["first"])
+        if with_months:
+            month = group["month"]
+            by_month[group["source_id"], month.date() if isinstance(month, datetime) else month] = group
     to_won = _medians(
         leads.won().filter(closed_at__isnull=False), "source_id", _duration("closed_at", "created_at")
     )
@@ -461,7 +475,8 @@ def source_report(period: Period, with_months: bool = True) -> SourceReport:
     for row in rows:
         found = grouped.get(row.source_id, {})
         row.leads, row.won, row.lost = found.get("leads", 0), found.get("won", 0), found.get("lost", 0)
-        row.avg_open_score = found.get("avg_open_score")
+        if found.get("open_scored"):
+            row.avg_open_score = found["open_score"] / found["open_scored"]
         median, _ = to_won.get(row.source_id, (None, None))
         row.median_days_to_won = None if median is None else median.total_seconds() / 86400
         if row.monthly_cost is not None:
@@ -470,20 +485,13 @@ def source_report(period: Period, with_months: bool = True) -> SourceReport:
     report = SourceReport(period, rows, overall, [])
     report.recommendations = recommendations(rows)
     if with_months:
-        _fill_months(report, leads, first_created)
+        _fill_months(report, by_month, first_created)
     return report
 
 
-def _fill_months(report: SourceReport, leads: QuerySet, first_created: datetime | None) -> None:
-    tz = timezone.get_current_timezone()
+def _fill_months(report: SourceReport, counts: dict, first_created: datetime | None) -> None:
+    """A cell per source and month from the (source, month) groups, empty months included."""
     report.months = report.period.months(timezone.localdate(first_created) if first_created else None)
-    counts = {
-        (row["source_id"], row["month"].date() if isinstance(row["month"], datetime) else row["month"]): row
-        for row in leads.order_by()
-        .annotate(month=TruncMonth("created_at", tzinfo=tz))
-        .values("source_id", "month")
-        .annotate(leads=Count("pk"), won=Count("pk", filter=won_q()))
-    }
     for row in report.rows:
         report.cells[row.source_id] = []
         for month in report.months:
@@ -548,25 +556,34 @@ class Dashboard:
     activity: list[Activity]
 
 
-def dashboard(now: datetime | None = None) -> Dashboard:
-    """Everything the live part of the managers' dashboard shows, in ten queries whatever the data."""
+def dashboard(now: datetime | None = None, insights: bool = True) -> Dashboard:
+    """Everything the managers' dashboard shows: seven queries whatever the data, ten with the insights.
+
+    A socket's refresh (`insights=False`) reads the tiles, charts and activity, what a change moves; the
+    insights are lists of what time makes due or stale, read with the page.
+    """
     now = now or timezone.now()
     on = timezone.localdate(now)
     stages = list(Stage.objects.all())
-    # Counts per stage, then the open leads per owner with their value and scores: both read from indexes
-    # alone on Postgres (the second from lead_stage_owner_totals), never the table's rows.
-    by_stage = dict(Lead.objects.order_by().values_list("stage_id").annotate(n=Count("*")))
+    # Open leads per stage and owner with their value and scores (in lead_stage_owner_totals' order: no
+    # sort, no table rows on Postgres), then the closed stages' counts: every lead is read once, by index.
+    open_ids = [s.pk for s in stages if s.kind == Stage.Kind.OPEN]
+    closed_ids = [s.pk for s in stages if s.kind != Stage.Kind.OPEN]  # named, so the index finds them
+    by_stage = dict(
+        Lead.objects.filter(stage__in=closed_ids).order_by().values_list("stage_id").annotate(n=Count("*"))
+    )
     by_owner: dict[int | None, int] = {}
     open_leads, open_value, scored, score_sum = 0, Decimal(0), 0, 0
     for row in (
-        Lead.objects.open()
+        Lead.objects.filter(stage__in=open_ids)
         .order_by()
-        .values("owner_id")
+        .values("stage_id", "owner_id")
         .annotate(
             n=Count("*"), value=Sum("expected_value"), scored=Count("lead_score"), score=Sum("lead_score")
         )
     ):
-        by_owner[row["owner_id"]] = row["n"]
+        by_stage[row["stage_id"]] = by_stage.get(row["stage_id"], 0) + row["n"]
+        by_owner[row["owner_id"]] = by_owner.get(row["owner_id"], 0) + row["n"]
         open_leads += row["n"]
         open_value += row["value"] or 0
         scored += row["scored"]
@@ -603,28 +620,31 @@ def dashboard(now: datetime | None = None) -> Dashboard:
         },
         "agents": {"labels": [a for a, _ in agents], "values": [n for _, n in agents]},
     }
-    day_start, day_end = _local_day_bounds(on)
+    board = Dashboard(tiles, charts, [], [], [], recent_activity({s.pk: s.name for s in stages}))
+    if insights:
+        board.untouched, board.overdue, board.waking = _insights(now)
+    return board
+
+
+def _insights(now: datetime) -> tuple[list, list, list]:
+    """High-score leads nobody touched for a week, overdue follow-ups, snoozed leads waking today."""
+    day_start, day_end = _local_day_bounds(timezone.localdate(now))
     card_fields = ("pk", "name", "company", "lead_score", "follow_up_at", "snoozed_until", "owner__username")
-    return Dashboard(
-        tiles=tiles,
-        charts=charts,
-        untouched=list(
+    return (
+        list(
             Lead.objects.open()
             .filter(lead_score__gte=HIGH_SCORE)
             .untouched(now - timedelta(days=UNTOUCHED_DAYS))
             .order_by("-lead_score", "pk")
             .values(*card_fields)[:INSIGHT_LIMIT]
         ),
-        overdue=list(
-            Lead.objects.overdue(now).order_by("follow_up_at", "pk").values(*card_fields)[:INSIGHT_LIMIT]
-        ),
-        waking=list(
+        list(Lead.objects.overdue(now).order_by("follow_up_at", "pk").values(*card_fields)[:INSIGHT_LIMIT]),
+        list(
             Lead.objects.snoozed(now)
             .filter(snoozed_until__gte=day_start, snoozed_until__lt=day_end)
             .order_by("snoozed_until", "pk")
             .values(*card_fields)[:INSIGHT_LIMIT]
         ),
-        activity=recent_activity({s.pk: s.name for s in stages}),
     )
 
 
@@ -643,37 +663,29 @@ def _daily_cohorts(on: date, days: int) -> dict[date, tuple[int, int]]:
         .order_by()
         .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
         .values("day")
-        .annotate(n=Count("pk"), won=Count("pk", filter=won_q()))
+        .annotate(n=_count(), won=_count(won_q()))
     )
     return {row["day"]: (row["n"], row["won"]) for row in rows}
 
 
 def recent_activity(stage_names: dict[int, str], limit: int = ACTIVITY_LIMIT) -> list[Activity]:
-    """The latest interactions and moves, newest first (by when they were recorded)."""
-    interactions = Interaction.objects.select_related("lead", "agent").order_by("-pk")[:limit]
+    """The latest interactions and moves, newest first (by when they were recorded): the few columns shown,
+    not the rows (a history row carries every field of the lead)."""
+    interactions = Interaction.objects.order_by("-pk").values_list(
+        "occurred_at", "agent__username", "lead_id", "lead__name", "kind"
+    )[:limit]
     moves = (
         Lead.history.filter(history_change_reason="moved")
-        .select_related("history_user")
-        .order_by("-history_id")[:limit]
+        .order_by("-history_id")
+        .values_list("history_date", "history_user__username", "id", "name", "stage_id")[:limit]
     )
+    kinds = dict(Interaction.Kind.choices)
     items = [
-        Activity(
-            i.occurred_at,
-            i.agent.get_username() if i.agent else "someone",
-            i.lead_id,
-            i.lead.name,
-            f"logged a {i.get_kind_display().lower()}",
-        )
-        for i in interactions
+        Activity(when, who or "someone", lead_id, name, f"logged a {kinds.get(kind, kind).lower()}")
+        for when, who, lead_id, name, kind in interactions
     ]
     items += [
-        Activity(
-            m.history_date,
-            m.history_user.get_username() if m.history_user else "someone",
-            m.id,
-            m.name,
-            f"moved it to {stage_names.get(m.stage_id, '?')}",
-        )
-        for m in moves
+        Activity(when, who or "someone", lead_id, name, f"moved it to {stage_names.get(stage_id, '?')}")
+        for when, who, lead_id, name, stage_id in moves
     ]
     return sorted(items, key=lambda a: a.when, reverse=True)[:limit]

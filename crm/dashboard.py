@@ -14,9 +14,10 @@ DASHBOARD_REFUSAL = "The dashboard is for managers."
 LIVE_TEMPLATE = "crm/analytics/_dashboard_live.html"
 
 
-def live_context(now: datetime | None = None) -> dict:
-    """What the live part of the page shows, with the charts as Chart.js data."""
-    board = analytics.dashboard(now)
+def live_context(now: datetime | None = None, insights: bool = True) -> dict:
+    """What the live part of the page shows, with the charts as Chart.js data; a socket frame leaves the
+    insights out (`insights=False`: see analytics.dashboard) and the page keeps the ones it was drawn with."""
+    board = analytics.dashboard(now, insights=insights)
     charts = {
         name: {"labels": chart["labels"], "datasets": [{"label": label, "data": chart["values"]}]}
         for name, label in [("stages", "Leads"), ("agents", "Open leads")]
@@ -30,7 +31,7 @@ def live_context(now: datetime | None = None) -> dict:
         ],
         "n": conversion["n"],
     }
-    return {"board": board, "charts": charts}
+    return {"board": board, "charts": charts, "insights": insights}
 
 
 @require_GET

@@ -237,7 +237,12 @@ class Lead(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     snooze_reason = models.CharField(max_length=200, blank=True)
+    # Kept by services.log_interaction (the one door for interactions) so the analytics read a period's leads
+    # alone, never their interactions: how many were logged and when the first one happened.
     interaction_count = models.PositiveIntegerField(default=0)
+    first_contact_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the first interaction happened."
+    )
     last_interaction_kind = models.CharField(max_length=10, blank=True)
     last_interaction_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True, help_text="When the lead was won or lost.")
@@ -260,14 +265,29 @@ class Lead(models.Model):
             ),
             # Analytics: periods by creation; the dashboard's totals from the index alone (Postgres); its
             # insights' first ten by score, follow-up and wake-up time without reading every lead.
-            models.Index(fields=["created_at"], name="lead_created_at"),
+            # A period's figures (crm.analytics) from this index alone on Postgres: every column they group,
+            # filter or count rides along, so a period reads its slice of the index, never the table.
+            models.Index(
+                fields=["created_at"],
+                include=[
+                    "stage",
+                    "owner",
+                    "source",
+                    "first_contact_at",
+                    "interaction_count",
+                    "lead_score",
+                    "closed_at",
+                ],
+                name="lead_period_figures",
+            ),
             models.Index(
                 fields=["stage", "owner"],
                 include=["expected_value", "lead_score"],
                 name="lead_stage_owner_totals",
             ),
             models.Index(fields=["lead_score"], name="lead_score"),
-            models.Index(fields=["follow_up_at"], name="lead_follow_up_at"),
+            # Overdue leads by owner (the performance page) from the index alone.
+            models.Index(fields=["follow_up_at"], include=["owner"], name="lead_follow_up_owner"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(lead_score__lte=100), name="lead_score_0_100"),

@@ -224,6 +224,9 @@ def log_interaction(
     interaction.save()
     lead.interaction_count += 1  # the row is locked, so a plain increment is exact
     fields = ["interaction_count"]
+    if lead.first_contact_at is None or interaction.occurred_at < lead.first_contact_at:
+        lead.first_contact_at = interaction.occurred_at  # the analytics' first contact (see Lead)
+        fields.append("first_contact_at")
     if lead.last_interaction_at is None or interaction.occurred_at >= lead.last_interaction_at:
         lead.last_interaction_kind = kind
         lead.last_interaction_at = interaction.occurred_at

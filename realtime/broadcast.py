@@ -141,8 +141,9 @@ def send_dashboard_changed() -> None:
 
 
 def render_dashboard() -> str:
-    """The dashboard's live part (tiles, insights, chart data, activity) as out-of-band swaps."""
-    return render_to_string(dashboard.LIVE_TEMPLATE, {**dashboard.live_context(), "oob": True})
+    """The dashboard's live part (tiles, chart data, activity) as out-of-band swaps: what a change moves;
+    the insights stay as the page drew them (analytics.dashboard says why)."""
+    return render_to_string(dashboard.LIVE_TEMPLATE, {**dashboard.live_context(insights=False), "oob": True})
 
 
 def render_refresh() -> str:

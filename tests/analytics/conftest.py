@@ -7,16 +7,19 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from crm.models import Lead, local_day
-from tests.factories import InteractionFactory, LeadFactory, SourceFactory
+from crm import services
+from crm.models import Interaction, Lead, local_day
+from tests.factories import LeadFactory, SourceFactory
 
 
-def make_lead(name, stage, *, created, owner=None, source=None, contacts=(), closed=None, **fields):
-    """A lead created at `created`, with an interaction `contacts` hours after each, closed at `closed`."""
+def make_lead(name, stage, *, created, owner=None, source=None, contacts=(), closed=None, by=None, **fields):
+    """A lead created at `created`, with an interaction `contacts` hours after each (logged through the
+    service that keeps the lead's first contact, by the owner or `by`), closed at `closed`."""
     lead = LeadFactory(name=name, stage=stage, owner=owner, source=source, closed_at=closed, **fields)
     Lead.objects.filter(pk=lead.pk).update(created_at=created)
     for hours in contacts:
-        InteractionFactory(lead=lead, agent=owner, occurred_at=created + timedelta(hours=hours))
+        when = created + timedelta(hours=hours)
+        services.log_interaction(lead.pk, actor=owner or by, kind=Interaction.Kind.CALL, occurred_at=when)
     lead.refresh_from_db()
     return lead
 
@@ -69,7 +72,7 @@ def team(stages, alice, bob, manager, source) -> Team:
         "B3": make_lead("B3", s["lost"], created=now - 40 * day, owner=bob, source=cold_call,
                         closed=now - 35 * day),
         "U1": make_lead("U1", s["new"], created=now - 1 * day, snoozed_until=day_end + timedelta(hours=1)),
-        "H": make_lead("H", s["contacted"], created=now - 9 * day, contacts=(24,), lead_score=85),
+        "H": make_lead("H", s["contacted"], created=now - 9 * day, contacts=(24,), by=manager, lead_score=85),
     }
     # fmt: on
     return Team(now, leads, referral, cold_call)

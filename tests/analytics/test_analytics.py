@@ -237,11 +237,13 @@ def test_heatmap_cells_count_each_source_by_month(team):
 
 def test_source_report_takes_the_same_queries_however_many_leads(team, stages, django_assert_num_queries):
     period = analytics.preset_period("12m")
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(3):
         analytics.source_report(period)
+    with django_assert_num_queries(3):
+        analytics.source_report(period, with_months=False)
     LeadFactory.create_batch(20, stage=stages["won"], source=team.cold_call)
 
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(3):
         analytics.source_report(period)
 
 
@@ -281,7 +283,18 @@ def test_dashboard_charts(team):
 def test_dashboard_takes_the_same_queries_however_many_leads(team, stages, django_assert_num_queries):
     with django_assert_num_queries(10):
         analytics.dashboard(team.now)
+    with django_assert_num_queries(7):
+        analytics.dashboard(team.now, insights=False)  # a socket's refresh
     LeadFactory.create_batch(20, stage=stages["new"], lead_score=95)
 
     with django_assert_num_queries(10):
         analytics.dashboard(team.now)
+    with django_assert_num_queries(7):
+        analytics.dashboard(team.now, insights=False)
+
+
+def test_a_refresh_without_insights_reads_the_same_tiles_charts_and_activity(team):
+    page, refresh = analytics.dashboard(team.now), analytics.dashboard(team.now, insights=False)
+
+    assert (refresh.tiles, refresh.charts, refresh.activity) == (page.tiles, page.charts, page.activity)
+    assert (refresh.untouched, refresh.overdue, refresh.waking) == ([], [], [])

@@ -414,11 +414,26 @@ def test_an_older_interaction_counts_but_does_not_replace_the_latest(stages, ali
     assert alices_lead.last_interaction_at == now
 
 
+def test_the_earliest_interaction_is_the_leads_first_contact_whatever_order_they_are_logged_in(
+    stages, alice, alices_lead
+):
+    now = timezone.now()
+    assert alices_lead.first_contact_at is None
+    services.log_interaction(alices_lead.pk, actor=alice, kind="email", occurred_at=now)
+    alices_lead.refresh_from_db()
+    assert alices_lead.first_contact_at == now
+    services.log_interaction(alices_lead.pk, actor=alice, kind="call", occurred_at=now - timedelta(days=2))
+    services.log_interaction(alices_lead.pk, actor=alice, kind="note", occurred_at=now - timedelta(days=1))
+    alices_lead.refresh_from_db()
+    assert alices_lead.first_contact_at == now - timedelta(days=2)
+
+
 def test_an_interaction_of_an_unknown_kind_is_refused(stages, alice, alices_lead):
     with pytest.raises(ValidationError, match="“fax” is not a kind of interaction"):
         services.log_interaction(alices_lead.pk, actor=alice, kind="fax")
     alices_lead.refresh_from_db()
     assert alices_lead.interaction_count == 0
+    assert alices_lead.first_contact_at is None
 
 
 # --- Edits and creation ----------------------------------------------------------------------------------

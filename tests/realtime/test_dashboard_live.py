@@ -7,6 +7,7 @@ from channels.db import database_sync_to_async
 
 from crm import services
 from crm.models import Lead
+from realtime import broadcast
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,6 +45,7 @@ async def test_winning_a_lead_pushes_the_changed_tiles_to_the_dashboard(
     assert ">0</strong>" in tile(frame, "open")
     assert "moved it to Won" in frame  # recent activity
     assert '<div id="dash-chart-data" hidden hx-swap-oob="true">' in frame
+    assert 'id="dash-insights"' not in frame  # the page keeps the insights it was drawn with
 
 
 async def test_a_burst_of_changes_is_at_most_one_refresh_per_window(
@@ -72,3 +74,21 @@ async def test_a_reconnected_page_asks_for_a_refresh(open_socket, manager, open_
     await socket.send_json_to({"type": "refresh"})
 
     assert "tile-open" in await socket.receive_from()
+
+
+@pytest.mark.django_db
+def test_a_dashboard_frame_takes_the_same_queries_however_many_leads(
+    stages, alice, bob, django_assert_num_queries
+):
+    """Tiles, charts and activity: seven queries, read from indexes, whatever the number of leads."""
+    lead = LeadFactory(stage=stages["new"], owner=alice)
+    services.log_interaction(lead.pk, actor=alice, kind="call")
+    with django_assert_num_queries(7):
+        broadcast.render_dashboard()
+    for stage in ("new", "won", "lost"):
+        for owner in (alice, bob, None):
+            LeadFactory.create_batch(5, stage=stages[stage], owner=owner)
+
+    with django_assert_num_queries(7):
+        frame = broadcast.render_dashboard()
+    assert ">46</strong>" in tile(frame, "new") and ">16</strong>" in tile(frame, "open")
