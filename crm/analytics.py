@@ -43,6 +43,7 @@ from crm.models import (
     open_q,
     won_q,
 )
+from crm.people import OWNER_NAME_FIELDS, full_name, row_name
 
 # --- Periods ----------------------------------------------------------------------------------------
 
@@ -316,7 +317,7 @@ def agent_rows(period: Period, agent_id: int | None = None, now: datetime | None
     )
     rows = []
     for user in users.distinct().order_by("username"):
-        row = AgentRow(user.pk, user.get_username(), user.get_full_name() or user.get_username())
+        row = AgentRow(user.pk, user.get_username(), full_name(user))
         row.assigned = counts.get(user.pk, {}).get("assigned", 0)
         row.won = counts.get(user.pk, {}).get("won", 0)
         row.lost = counts.get(user.pk, {}).get("lost", 0)
@@ -584,9 +585,10 @@ def dashboard(now: datetime | None = None) -> Dashboard:
         average_score=score_sum / scored if scored else None,
         scored=scored,
     )
-    names = dict(
-        get_user_model().objects.filter(pk__in=[pk for pk in by_owner if pk]).values_list("pk", "username")
-    )
+    names = {
+        user.pk: full_name(user)
+        for user in get_user_model().objects.filter(pk__in=[pk for pk in by_owner if pk])
+    }
     weeks = []
     for i in reversed(range(CHART_WEEKS)):
         last = on - timedelta(days=7 * i)
@@ -604,21 +606,21 @@ def dashboard(now: datetime | None = None) -> Dashboard:
         "agents": {"labels": [a for a, _ in agents], "values": [n for _, n in agents]},
     }
     day_start, day_end = _local_day_bounds(on)
-    card_fields = ("pk", "name", "company", "lead_score", "follow_up_at", "snoozed_until", "owner__username")
+    card_fields = ("pk", "name", "company", "lead_score", "follow_up_at", "snoozed_until", *OWNER_NAME_FIELDS)
     return Dashboard(
         tiles=tiles,
         charts=charts,
-        untouched=list(
+        untouched=_named(
             Lead.objects.open()
             .filter(lead_score__gte=HIGH_SCORE)
             .untouched(now - timedelta(days=UNTOUCHED_DAYS))
             .order_by("-lead_score", "pk")
             .values(*card_fields)[:INSIGHT_LIMIT]
         ),
-        overdue=list(
+        overdue=_named(
             Lead.objects.overdue(now).order_by("follow_up_at", "pk").values(*card_fields)[:INSIGHT_LIMIT]
         ),
-        waking=list(
+        waking=_named(
             Lead.objects.snoozed(now)
             .filter(snoozed_until__gte=day_start, snoozed_until__lt=day_end)
             .order_by("snoozed_until", "pk")
@@ -626,6 +628,11 @@ def dashboard(now: datetime | None = None) -> Dashboard:
         ),
         activity=recent_activity({s.pk: s.name for s in stages}),
     )
+
+
+def _named(rows) -> list[dict]:
+    """Insight rows with their owner's name to show."""
+    return [{**row, "owner_name": row_name(row)} for row in rows]
 
 
 def _local_day_bounds(on: date) -> tuple[datetime, datetime]:
@@ -659,7 +666,7 @@ def recent_activity(stage_names: dict[int, str], limit: int = ACTIVITY_LIMIT) ->
     items = [
         Activity(
             i.occurred_at,
-            i.agent.get_username() if i.agent else "someone",
+            full_name(i.agent, "someone"),
             i.lead_id,
             i.lead.name,
             f"logged a {i.get_kind_display().lower()}",
@@ -669,7 +676,7 @@ def recent_activity(stage_names: dict[int, str], limit: int = ACTIVITY_LIMIT) ->
     items += [
         Activity(
             m.history_date,
-            m.history_user.get_username() if m.history_user else "someone",
+            full_name(m.history_user, "someone"),
             m.id,
             m.name,
             f"moved it to {stage_names.get(m.stage_id, '?')}",
