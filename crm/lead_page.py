@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from crm import history, lead_fields, queries
 from crm.models import Lead, Stage
-from crm.people import full_name
 from crm.permissions import can_change
 from crm.services import RESCORED
 
@@ -33,9 +32,8 @@ def last_edit(lead: Lead) -> LastEdit:
     )
     if record is None:
         return LastEdit(lead.version, "")
-    who = full_name(record.history_user, "Someone")
-    what = record.history_change_reason or "changed it"
-    return LastEdit(record.version, f"{who} {what} at {history.moment(record.history_date)}.")
+    text = queries.describe_change(record, lead)
+    return LastEdit(record.version, f"{text[:1].upper()}{text[1:]} at {history.moment(record.history_date)}.")
 
 
 def details(lead: Lead) -> list[tuple[str, str]]:

@@ -184,6 +184,11 @@ def describe_last_change(lead: Lead) -> str:
     record = lead.history.select_related("history_user").order_by("-history_date", "-history_id").first()
     if record is None:
         return "it changed a moment ago"
+    return f"{describe_change(record, lead)} {timesince(record.history_date)} ago"
+
+
+def describe_change(record, lead: Lead) -> str:
+    """ "Alice Martin moved it to Won", "Bob Nguyen logged a call on it": one history row, in a sentence."""
     who = full_name(record.history_user, "someone")
     what = record.history_change_reason or "changed"
     # "logged a call", "scheduled a follow-up" have their object already
@@ -193,7 +198,7 @@ def describe_last_change(lead: Lead) -> str:
         else " it"
     )
     where = f" to {lead.stage.name}" if what == "moved" else ""
-    return f"{who} {what}{it}{where} {timesince(record.history_date)} ago"
+    return f"{who} {what}{it}{where}"
 
 
 def interactions(lead: Lead, limit: int = 50) -> QuerySet:
