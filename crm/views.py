@@ -140,7 +140,11 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _head_response(request: HttpRequest, pk: int, status: int = 200) -> HttpResponse:
     """The lead page's head, and the edit form's version brought forward: its own move is no conflict."""
-    context = {**lead_page.parts(request.user, queries.card(pk)), "refresh_version": status == 200}
+    context = {
+        **lead_page.parts(request.user, queries.card(pk)),
+        "move_answer": True,
+        "refresh_version": status == 200,
+    }
     return render(request, "crm/partials/lead_head.html", context, status=status)
 
 

@@ -33,8 +33,8 @@ def test_another_users_move_updates_an_open_lead_page_and_warns_before_a_save(
 
     bosses = open_board(manager, viewport=SIZES[size])
     open_lead(bosses, lead)
-    bosses.locator("#lead-head").get_by_label("Stage").select_option("contacted")
-    bosses.locator("#lead-head").get_by_role("button", name="Move").click()
+    bosses.locator("#lead-move").get_by_label("Stage").select_option("contacted")
+    bosses.locator("#lead-move").get_by_role("button", name="Move").click()
     expect(bosses.locator("#lead-head .lead-stage")).to_have_text("Contacted")
 
     # Alice's page follows without a reload: head, history, and the warning about her open form.
@@ -55,8 +55,8 @@ def test_another_users_move_updates_an_open_lead_page_and_warns_before_a_save(
 def test_a_move_from_the_lead_page_keeps_the_edit_form_current(open_board, lead, alice):
     page = open_board(alice)
     open_lead(page, lead)
-    page.locator("#lead-head").get_by_label("Stage").select_option("proposal")
-    page.locator("#lead-head").get_by_role("button", name="Move").click()
+    page.locator("#lead-move").get_by_label("Stage").select_option("proposal")
+    page.locator("#lead-move").get_by_role("button", name="Move").click()
     expect(page.locator("#lead-head .lead-stage")).to_have_text("Proposal")
     expect(page.locator("#lead-stale")).to_be_hidden()  # her own move refuses none of her edits
 

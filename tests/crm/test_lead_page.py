@@ -103,6 +103,7 @@ def test_a_move_from_the_page_answers_with_the_pages_head(client, stages, alice,
     assert '<span class="lead-stage">Contacted</span>' in html
     # The edit form on the same page moves on to the new version: its own move is no conflict.
     assert '<input type="hidden" name="version" id="id_version" value="2" hx-swap-oob="true">' in html
+    assert '<input type="hidden" name="version" id="lead-move-version" value="2" hx-swap-oob="true">' in html
     assert Lead.objects.get(pk=alices_lead.pk).stage.slug == "contacted"
 
 

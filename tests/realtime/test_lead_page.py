@@ -91,7 +91,8 @@ async def test_a_viewer_who_may_not_edit_gets_the_fields_as_text(open_socket, al
     assert 'id="lead-details"' not in alice_frame  # her form stays as she left it
     assert '<dl id="lead-details" class="lead-details" hx-swap-oob="true">' in bob_frame
     assert "<dd>Globex</dd>" in bob_frame and "<input" not in bob_frame
-    assert 'class="lead-move' not in bob_frame  # no move control on a lead he may not move
+    assert 'id="lead-move-version"' in alice_frame  # her move control follows the lead's version...
+    assert 'id="lead-move-version"' not in bob_frame  # ...and bob has none: he may not move it
 
 
 async def test_a_change_to_another_lead_sends_nothing(open_socket, alice, stages, lead):
