@@ -43,6 +43,7 @@ from crm.models import (
     open_q,
     won_q,
 )
+from crm.people import OWNER_NAME_FIELDS, full_name, name_from, row_name
 
 # --- Periods ----------------------------------------------------------------------------------------
 
@@ -314,7 +315,7 @@ def agent_rows(period: Period, agent_id: int | None = None, now: datetime | None
     )
     rows = []
     for user in users.distinct().order_by("username"):
-        row = AgentRow(user.pk, user.get_username(), user.get_full_name() or user.get_username())
+        row = AgentRow(user.pk, user.get_username(), full_name(user))
         found = counts.get(user.pk, {})
         row.assigned, row.won, row.lost = found.get("assigned", 0), found.get("won", 0), found.get("lost", 0)
         row.contacted, row.interactions = found.get("contacted", 0), found.get("interactions") or 0
@@ -601,9 +602,10 @@ def dashboard(now: datetime | None = None, insights: bool = True) -> Dashboard:
         average_score=score_sum / scored if scored else None,
         scored=scored,
     )
-    names = dict(
-        get_user_model().objects.filter(pk__in=[pk for pk in by_owner if pk]).values_list("pk", "username")
-    )
+    names = {
+        user.pk: full_name(user)
+        for user in get_user_model().objects.filter(pk__in=[pk for pk in by_owner if pk])
+    }
     weeks = []
     for i in reversed(range(CHART_WEEKS)):
         last = on - timedelta(days=7 * i)
@@ -629,23 +631,28 @@ def dashboard(now: datetime | None = None, insights: bool = True) -> Dashboard:
 def _insights(now: datetime) -> tuple[list, list, list]:
     """High-score leads nobody touched for a week, overdue follow-ups, snoozed leads waking today."""
     day_start, day_end = _local_day_bounds(timezone.localdate(now))
-    card_fields = ("pk", "name", "company", "lead_score", "follow_up_at", "snoozed_until", "owner__username")
+    card_fields = ("pk", "name", "company", "lead_score", "follow_up_at", "snoozed_until", *OWNER_NAME_FIELDS)
     return (
-        list(
+        _named(
             Lead.objects.open()
             .filter(lead_score__gte=HIGH_SCORE)
             .untouched(now - timedelta(days=UNTOUCHED_DAYS))
             .order_by("-lead_score", "pk")
             .values(*card_fields)[:INSIGHT_LIMIT]
         ),
-        list(Lead.objects.overdue(now).order_by("follow_up_at", "pk").values(*card_fields)[:INSIGHT_LIMIT]),
-        list(
+        _named(Lead.objects.overdue(now).order_by("follow_up_at", "pk").values(*card_fields)[:INSIGHT_LIMIT]),
+        _named(
             Lead.objects.snoozed(now)
             .filter(snoozed_until__gte=day_start, snoozed_until__lt=day_end)
             .order_by("snoozed_until", "pk")
             .values(*card_fields)[:INSIGHT_LIMIT]
         ),
     )
+
+
+def _named(rows) -> list[dict]:
+    """Insight rows with their owner's name to show."""
+    return [{**row, "owner_name": row_name(row)} for row in rows]
 
 
 def _local_day_bounds(on: date) -> tuple[datetime, datetime]:
@@ -668,24 +675,36 @@ def _daily_cohorts(on: date, days: int) -> dict[date, tuple[int, int]]:
     return {row["day"]: (row["n"], row["won"]) for row in rows}
 
 
+PEOPLE = ("agent__first_name", "agent__last_name", "agent__username")
+MOVERS = ("history_user__first_name", "history_user__last_name", "history_user__username")
+
+
 def recent_activity(stage_names: dict[int, str], limit: int = ACTIVITY_LIMIT) -> list[Activity]:
     """The latest interactions and moves, newest first (by when they were recorded): the few columns shown,
     not the rows (a history row carries every field of the lead)."""
     interactions = Interaction.objects.order_by("-pk").values_list(
-        "occurred_at", "agent__username", "lead_id", "lead__name", "kind"
+        *PEOPLE, "occurred_at", "lead_id", "lead__name", "kind"
     )[:limit]
     moves = (
         Lead.history.filter(history_change_reason="moved")
         .order_by("-history_id")
-        .values_list("history_date", "history_user__username", "id", "name", "stage_id")[:limit]
+        .values_list(*MOVERS, "history_date", "id", "name", "stage_id")[:limit]
     )
     kinds = dict(Interaction.Kind.choices)
     items = [
-        Activity(when, who or "someone", lead_id, name, f"logged a {kinds.get(kind, kind).lower()}")
-        for when, who, lead_id, name, kind in interactions
+        Activity(
+            when, (name_from(*who) or "someone"), lead_id, name, f"logged a {kinds.get(kind, kind).lower()}"
+        )
+        for *who, when, lead_id, name, kind in interactions
     ]
     items += [
-        Activity(when, who or "someone", lead_id, name, f"moved it to {stage_names.get(stage_id, '?')}")
-        for when, who, lead_id, name, stage_id in moves
+        Activity(
+            when,
+            (name_from(*who) or "someone"),
+            lead_id,
+            name,
+            f"moved it to {stage_names.get(stage_id, '?')}",
+        )
+        for *who, when, lead_id, name, stage_id in moves
     ]
     return sorted(items, key=lambda a: a.when, reverse=True)[:limit]

@@ -3,6 +3,8 @@ from django.contrib.auth import get_user_model
 
 from crm import lead_fields
 from crm.models import Interaction, Lead, LeadSource
+from crm.people import full_name
+from crm.permissions import is_manager
 
 
 class LeadForm(forms.ModelForm):
@@ -15,9 +17,16 @@ class LeadForm(forms.ModelForm):
         fields = list(lead_fields.EDITABLE)
         labels = {f.model_attr: f.label for f in lead_fields.FIELDS if f.editable and f.label}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
+        owners = (
+            get_user_model().objects.filter(is_active=True).order_by("first_name", "last_name", "username")
+        )
+        if user is not None and not is_manager(user):
+            # Agents take a lead, leave it unassigned or keep its owner (services refuse the rest).
+            owners = owners.filter(pk__in=[user.pk, self.instance.owner_id])
+        self.fields["owner"].queryset = owners
+        self.fields["owner"].label_from_instance = full_name
         self.fields["source"].queryset = LeadSource.objects.all()
         if self.instance.pk:  # an edit must say which version it edits, or it could overwrite unseen
             self.fields["version"].initial = self.instance.version

@@ -1,4 +1,5 @@
-"""Who may change what: managers change any lead; agents change leads they own or that nobody owns."""
+"""Who may see and change what: everyone on the team sees every lead; managers change any lead; agents change
+leads they own or that nobody owns."""
 
 from crm.models import MANAGERS_GROUP
 
@@ -17,3 +18,8 @@ def is_manager(user) -> bool:
 
 def can_change(user, lead) -> bool:
     return user.is_authenticated and (lead.owner_id in (None, user.pk) or is_manager(user))
+
+
+def can_see(user, lead) -> bool:
+    """Whether the user may see this lead (its page, its live frames): every active member of the team."""
+    return user.is_authenticated and user.is_active

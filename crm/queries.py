@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from crm.models import Interaction, Lead, LeadSource, Stage
+from crm.people import full_name
 
 # What the board's filters test about a card, by the name a Lead has for it. A board socket gets these with
 # each frame and asks `BoardFilter.matches` about them, so no socket queries the database per frame; they
@@ -287,7 +288,12 @@ def describe_last_change(lead: Lead) -> str:
     record = lead.history.select_related("history_user").order_by("-history_date", "-history_id").first()
     if record is None:
         return "it changed a moment ago"
-    who = record.history_user.get_username() if record.history_user else "someone"
+    return f"{describe_change(record, lead)} {timesince(record.history_date)} ago"
+
+
+def describe_change(record, lead: Lead) -> str:
+    """ "Alice Martin moved it to Won", "Bob Nguyen logged a call on it": one history row, in a sentence."""
+    who = full_name(record.history_user, "someone")
     what = record.history_change_reason or "changed"
     # "logged a call", "scheduled a follow-up" have their object already
     it = (
@@ -296,49 +302,7 @@ def describe_last_change(lead: Lead) -> str:
         else " it"
     )
     where = f" to {lead.stage.name}" if what == "moved" else ""
-    return f"{who} {what}{it}{where} {timesince(record.history_date)} ago"
-
-
-@dataclass(frozen=True)
-class Change:
-    when: object
-    who: str
-    reason: str
-    fields: list[tuple[str, str, str]]
-
-
-HIDDEN_HISTORY_FIELDS = {"position", "version", "updated_at"}
-
-
-def lead_history(lead: Lead, limit: int = 100) -> list[Change]:
-    """Who changed which field from what to what, newest first, from one history query."""
-    records = list(
-        lead.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1]
-    )
-    labels = {f.name: f.verbose_name for f in Lead._meta.fields}
-    stage_names = dict(Stage.objects.values_list("pk", "name"))
-    changes = []
-    for newer, older in zip(records, [*records[1:], None], strict=True):
-        if len(changes) == limit:
-            break
-        fields = []
-        if older is not None:
-            delta = newer.diff_against(
-                older, excluded_fields=HIDDEN_HISTORY_FIELDS, foreign_keys_are_objs=False
-            )
-            for change in delta.changes:
-                old, new = change.old, change.new
-                if change.field == "stage":
-                    old, new = stage_names.get(old, old), stage_names.get(new, new)
-                fields.append((str(labels.get(change.field, change.field)), _show(old), _show(new)))
-        who = newer.history_user.get_username() if newer.history_user else "system"
-        reason = newer.history_change_reason or ("created" if older is None else "changed")
-        changes.append(Change(newer.history_date, who, reason, fields))
-    return changes
-
-
-def _show(value) -> str:
-    return "—" if value in (None, "") else str(value)
+    return f"{who} {what}{it}{where}"
 
 
 def interactions(lead: Lead, limit: int = 50) -> QuerySet:

@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.db.models import Count
 from django.utils import timezone
 
-from crm import events, services
+from crm import events, score_reasons, services
 from crm.lead_records import lead_records
 from crm.models import Lead, Stage
 from ml import features, registry
@@ -101,21 +101,27 @@ def rescore(lead_ids: list[int] | None = None) -> list[int]:
 class Explanation:
     score: int | None
     source: str
-    raising: list[tuple[str, float]] = field(default_factory=list)
-    lowering: list[tuple[str, float]] = field(default_factory=list)
+    groups: list[score_reasons.Group] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[score_reasons.Reason]:
+        return [reason for group in self.groups for reason in group.reasons]
+
+    @property
+    def raising(self) -> list[tuple[str, float]]:
+        return [(r.text, r.effect) for r in self.reasons if r.effect > 0]
+
+    @property
+    def lowering(self) -> list[tuple[str, float]]:
+        return [(r.text, r.effect) for r in self.reasons if r.effect < 0]
 
 
 def explain(lead: Lead) -> Explanation:
-    """The factors that raise and lower this lead's score, from the model that scores it now."""
+    """Why this lead scores what it does, from the model that scores it now, as score_reasons words it."""
     data = lead_records(Lead.objects.filter(pk=lead.pk), timezone.now())
     frame = features.build_frame(data.records, data.judged_at)
-    reasons, source = _with_live_scorer(frame, ml_scoring.explain, ml_scoring.explain_heuristic)
-    return Explanation(
-        score=lead.lead_score,
-        source=source,
-        raising=[r for r in reasons if r[1] > 0],
-        lowering=[r for r in reasons if r[1] < 0],
-    )
+    factors, source = _with_live_scorer(frame, ml_scoring.model_factors, ml_scoring.heuristic_factors)
+    return Explanation(score=lead.lead_score, source=source, groups=score_reasons.group(factors))
 
 
 def closed_counts() -> tuple[int, int]:

@@ -10,10 +10,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
 
-from crm import queries, scoring, services
+from crm import lead_page, queries, scoring, services
 from crm.forms import InteractionForm, LeadForm, MoveForm
 from crm.models import Lead, Stage
-from crm.permissions import can_change, is_manager
+from crm.permissions import is_manager
 
 
 def message_response(request: HttpRequest, status: int, message: str) -> HttpResponse:
@@ -143,23 +143,36 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
         return message_response(request, 400, f"Cannot move the card: {form_error_text(form)}")
     data = form.cleaned_data
     placement = services.Placement(index=data["index"], prev_id=data["prev"], next_id=data["next"])
-    lead = services.move_lead(
-        pk, actor=request.user, stage_slug=data["stage"], placement=placement, version=data["version"]
-    )
+    # From the lead page's stage control: the answer is the page's head, after the move or the refusal.
+    on_page = request.POST.get("in") == "page"
+    try:
+        lead = services.move_lead(
+            pk, actor=request.user, stage_slug=data["stage"], placement=placement, version=data["version"]
+        )
+    except services.Conflict as conflict:
+        if not on_page:
+            raise
+        return notify(_head_response(request, conflict.lead.pk, status=409), conflict.message, "error")
+    if on_page:
+        return notify(_head_response(request, lead.pk), f"Moved {lead.name} to {lead.stage.name}.")
     return card_response(request, queries.card(lead.pk))
+
+
+def _head_response(request: HttpRequest, pk: int, status: int = 200) -> HttpResponse:
+    """The lead page's head, and the edit form's version brought forward: its own move is no conflict."""
+    context = {
+        **lead_page.parts(request.user, queries.card(pk)),
+        "move_answer": True,
+        "refresh_version": status == 200,
+    }
+    return render(request, "crm/partials/lead_head.html", context, status=status)
 
 
 def _detail_context(request: HttpRequest, lead: Lead, form=None, interaction_form=None) -> dict:
     return {
-        "lead": lead,
-        "form": form or LeadForm(instance=lead),
+        **lead_page.parts(request.user, lead),
+        "form": form or LeadForm(instance=lead, user=request.user),
         "interaction_form": interaction_form or InteractionForm(),
-        "interactions": queries.interactions(lead),
-        # Called by the template when it renders the history: the partials (forms, the board's dialog)
-        # do not, and skip its query.
-        "history": lambda: queries.lead_history(lead),
-        "can_change": can_change(request.user, lead),
-        "now": timezone.now(),
     }
 
 
@@ -176,7 +189,7 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
     lead = get_object_or_404(queries.card_queryset(), pk=pk)
     if request.method == "GET":
         return _page(request, lead, _detail_context(request, lead))
-    form = LeadForm(request.POST, instance=Lead.objects.get(pk=pk))
+    form = LeadForm(request.POST, instance=Lead.objects.get(pk=pk), user=request.user)
     if not form.is_valid():
         context = _detail_context(request, lead, form=form)
         return render(request, "crm/partials/lead_form.html", context, status=400)
@@ -200,7 +213,7 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @domain_errors
 def lead_create(request: HttpRequest) -> HttpResponse:
-    form = LeadForm(request.POST or None, initial={"owner": request.user})
+    form = LeadForm(request.POST or None, initial={"owner": request.user}, user=request.user)
     if request.method == "POST":
         if form.is_valid():
             changes = {k: v for k, v in form.changes().items() if v not in (None, "")}

@@ -21,6 +21,18 @@ if TYPE_CHECKING:  # ml.train imports this module for the heuristic prior
 
 Reason = tuple[str, float]
 
+
+@dataclass(frozen=True)
+class Factor:
+    """One feature's part in one lead's score: the column, the lead's value (NaN when missing), the wording,
+    and the effect in score points. Callers that present reasons (grouping, thresholds) start from these."""
+
+    feature: str
+    value: object
+    label: str
+    effect: float
+
+
 # --- Heuristic weights (points on the 0..100 scale) -------------------------------------------------------
 # Start: a lead we know nothing about sits low; evidence has to earn the rest.
 HEURISTIC_START = 20.0
@@ -85,7 +97,8 @@ def explain_heuristic(
     top: int = 3,
 ) -> list[Reason]:
     """The `top` contributions raising and the `top` lowering the heuristic score of the first row."""
-    return _top(_heuristic_reasons(row_frame.iloc[:1], source_rates, base_rate), top)
+    factors = heuristic_factors(row_frame, source_rates, base_rate)
+    return _top([(f.label, f.effect) for f in factors], top)
 
 
 def model_scores(model: TrainedModel, frame: pd.DataFrame) -> np.ndarray:
@@ -94,7 +107,12 @@ def model_scores(model: TrainedModel, frame: pd.DataFrame) -> np.ndarray:
 
 
 def explain(model: TrainedModel, one_row_frame: pd.DataFrame, top: int = 3) -> list[Reason]:
-    """Top factors raising and lowering one lead's probability, in score points.
+    """Top factors raising and lowering one lead's probability, in score points."""
+    return _top([(f.label, f.effect) for f in model_factors(model, one_row_frame)], top)
+
+
+def model_factors(model: TrainedModel, one_row_frame: pd.DataFrame) -> list[Factor]:
+    """Every feature's effect on one lead's probability, in score points, largest first.
 
     Each feature in turn is reset to its typical value (`model.baseline`); the change in probability is that
     feature's effect. All variants go through one predict_proba call.
@@ -106,11 +124,16 @@ def explain(model: TrainedModel, one_row_frame: pd.DataFrame, top: int = 3) -> l
         reference = model.baseline.get(name)
         variants.iat[i, variants.columns.get_loc(name)] = np.nan if reference is None else reference
     proba = model.predict_proba(variants)
-    reasons = [
-        (_feature_label(name, row[name].iloc[0]), round(float(proba[0] - proba[i]) * 100, 1))
+    factors = [
+        Factor(
+            name,
+            row[name].iloc[0],
+            _feature_label(name, row[name].iloc[0]),
+            round(float(proba[0] - proba[i]) * 100, 1),
+        )
         for i, name in enumerate(names, start=1)
     ]
-    return _top(reasons, top)
+    return sorted(factors, key=lambda f: -abs(f.effect))
 
 
 def score_leads(
@@ -164,20 +187,24 @@ def _heuristic_parts(
     return parts
 
 
-def _heuristic_reasons(
-    row: pd.DataFrame, source_rates: dict[str, float] | None, base_rate: float | None
-) -> list[Reason]:
-    reasons = []
+def heuristic_factors(
+    row_frame: pd.DataFrame, source_rates: dict[str, float] | None = None, base_rate: float | None = None
+) -> list[Factor]:
+    """The heuristic's components for the first row that move its score, largest first."""
+    row = row_frame.iloc[:1]
+    factors = []
     for name, (points, value) in _heuristic_parts(row, source_rates, base_rate).items():
         effect = round(float(points[0]), 1)
         if effect == 0:
             continue
         if name == "source":
             label = f"Source: {row['source'].iloc[0]} converts {value[0]:.0%}"
+            raw = row["source"].iloc[0]
         else:
             label = _feature_label(name, value[0])
-        reasons.append((label, effect))
-    return sorted(reasons, key=lambda r: -abs(r[1]))
+            raw = row[name].iloc[0] if name in row.columns else value[0]
+        factors.append(Factor(name, raw, label, effect))
+    return sorted(factors, key=lambda f: -abs(f.effect))
 
 
 def _feature_label(name: str, value: object) -> str:

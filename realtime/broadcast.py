@@ -20,14 +20,15 @@ from django.http import QueryDict
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from crm import dashboard, events, follow_up_queries, queries, scoring
+from crm import dashboard, events, follow_up_queries, lead_page, queries, scoring
 from crm.models import FollowUp, Lead, Stage, user_zone
-from crm.permissions import can_change, is_manager
+from crm.permissions import can_change, can_see, is_manager
 from realtime.models import BoardEvent, Presence
 
 log = logging.getLogger(__name__)
 
 BOARD_GROUP = "board"
+LEAD_PAGES_GROUP = "lead-pages"
 DASHBOARD_GROUP = "dashboard"
 PRESENCE_TTL = timedelta(seconds=90)
 # Past this many cards in one event (a bulk rescore), browsers reload the board instead of swapping cards.
@@ -40,24 +41,28 @@ handlers = events.Handlers("realtime")
 @handlers.on(events.LeadMoved)
 def _moved(event: events.LeadMoved) -> None:
     send_cards("moved", [event.lead_id], {event.from_stage_id, event.to_stage_id})
+    send_lead_changed([event.lead_id])
     send_dashboard_changed()
 
 
 @handlers.on(events.LeadCreated, events.LeadChanged)
 def _card_changed(event: events.LeadCreated | events.LeadChanged) -> None:
     send_cards(type(event).__name__, [event.lead_id], None)
+    send_lead_changed([event.lead_id])
     send_dashboard_changed()
 
 
 @handlers.on(events.InteractionLogged)
 def _interaction(event: events.InteractionLogged) -> None:
     send_cards("interaction", [event.lead_id], None)
+    send_lead_changed([event.lead_id])
     send_dashboard_changed()
 
 
 @handlers.on(events.ScoresChanged)
 def _scores(event: events.ScoresChanged) -> None:
     send_cards("scores", list(event.lead_ids), set())
+    send_lead_changed(list(event.lead_ids), scores=True)
     send_dashboard_changed()
 
 
@@ -69,6 +74,7 @@ def _rebalanced(event: events.ColumnRebalanced) -> None:
 @handlers.on(events.LeadsImported)
 def _imported(event: events.LeadsImported) -> None:
     send_board_refresh("imported")
+    send_lead_changed(list(event.lead_ids))
     send_dashboard_changed()
 
 
@@ -86,11 +92,13 @@ def _training(event: events.TrainingUpdated) -> None:
 def _snoozed(event: events.LeadSnoozed) -> None:
     # The card carries its snoozed state: boards hiding snoozed cards drop it, and take it back on waking.
     send_cards("snoozed" if event.until else "woke", [event.lead_id], None)
+    send_lead_changed([event.lead_id])
 
 
 @handlers.on(events.FollowUpChanged)
 def _follow_up(event: events.FollowUpChanged) -> None:
     send_cards("follow-up", [event.lead_id], None)
+    send_lead_changed([event.lead_id])
     if event.owner_id is not None:
         send_due_count(event.owner_id)
 
@@ -218,6 +226,38 @@ class Viewer:
             f'<div id="board-seq" hx-swap-oob="true" data-seq="{seq}" data-can-move="{can_move}"'
             f' data-hidden="{hides}" data-headers="{headers}"></div>{html}'
         )
+
+
+# --- Lead pages: one note per change, a frame rendered per viewer ----------------------------------
+
+
+def send_lead_changed(lead_ids: list[int], scores: bool = False) -> None:
+    """Tell the open lead pages which leads changed: one message for all of them, whatever the count (each
+    page's socket keeps what concerns its lead). Past BULK_CARD_LIMIT leads (a nightly rescore) the note
+    says "any lead", and every open page re-reads itself once."""
+    ids = None if len(lead_ids) > BULK_CARD_LIMIT else list(lead_ids)
+    _group_send(LEAD_PAGES_GROUP, {"type": "lead.changed", "lead_ids": ids, "scores": scores})
+
+
+def may_see_lead(user, lead_id: int) -> bool:
+    """Whether this user may have this lead's page open (the lead exists and they may see it)."""
+    lead = Lead.objects.filter(pk=lead_id).only("pk", "owner_id").first()
+    return lead is not None and can_see(user, lead)
+
+
+def render_lead_page(lead_id: int, user, scores: bool = False) -> str | None:
+    """The lead page's read-only parts as `user` sees them now, in their time zone, as out-of-band swaps;
+    None when the lead is gone or they may no longer see it. Rendered per viewer, unlike board frames: a
+    lead has few viewers, and what they see differs (the form or its read-only twin, their zone). The
+    score's reasons cost a model run, so they come only with a rescore."""
+    lead = queries.card_queryset().filter(pk=lead_id).first()
+    if lead is None or not can_see(user, lead):
+        return None
+    with timezone.override(user_zone(user)):
+        context = {**lead_page.parts(user, lead), "oob": True}
+        if scores and lead.lead_score is not None:
+            context["explanation"] = scoring.explain(lead)
+        return render_to_string("crm/partials/lead_live.html", context)
 
 
 # --- Presence and dragging: ephemeral, not numbered -----------------------------------------------

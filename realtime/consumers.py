@@ -192,6 +192,64 @@ class BoardConsumer(SessionBound):
             await self.send(text_data=message["html"])
 
 
+class LeadConsumer(SessionBound):
+    """One open lead page: after anyone's change to its lead, the page's read-only parts rendered for this
+    viewer (broadcast.render_lead_page). A `hello` (sent on every connect and reconnect) asks for them at
+    once, so a page catches up on what it missed while it loaded or was away."""
+
+    def allowed(self, user) -> bool:
+        return broadcast.may_see_lead(user, self.lead_id)
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.lead_id = int(self.scope["url_route"]["kwargs"]["pk"])
+        if not await database_sync_to_async(self.allowed)(user):
+            await self.close(code=CLOSE_FORBIDDEN)  # a lead they may not see, or one that does not exist
+            return
+        self.user = user
+        self.limit = RateLimit()
+        broadcast.server_loop.remember(asyncio.get_running_loop())
+        await self.channel_layer.group_add(broadcast.LEAD_PAGES_GROUP, self.channel_name)
+        await self.accept()
+        await self.bind_session(user)
+
+    async def still_allowed(self, user) -> None:
+        self.user = user  # a new role changes what the frames offer (the form or its read-only twin)
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "user"):
+            return
+        await self.unbind_session()
+        await self.channel_layer.group_discard(broadcast.LEAD_PAGES_GROUP, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self.limit.allow():
+            if self.limit.exhausted:
+                await self.close(code=CLOSE_POLICY_VIOLATION)
+            return
+        try:
+            wanted = json.loads(text_data or "").get("type") == "hello"
+        except (ValueError, AttributeError):
+            return  # a malformed frame from a browser changes nothing
+        if wanted:
+            await self.send_page(scores=False)
+
+    async def lead_changed(self, message: dict) -> None:
+        ids = message.get("lead_ids")
+        # Re-checked on every change, not only every few minutes: a user who lost the lead (or their log-in)
+        # gets no frame of it, and their socket closes.
+        if (ids is None or self.lead_id in ids) and await self.recheck():
+            await self.send_page(scores=bool(message.get("scores")))
+
+    async def send_page(self, scores: bool) -> None:
+        html = await database_sync_to_async(broadcast.render_lead_page)(self.lead_id, self.user, scores)
+        if html is not None:
+            await self.send(text_data=html)
+
+
 class DashboardConsumer(SessionBound):
     """Managers' live dashboard: forwards rendered dashboard fragments, and refreshes the page's figures
     when the pipeline changes, at most once per DASHBOARD_REFRESH_SECONDS.

@@ -273,7 +273,7 @@ def test_dashboard_charts(team):
         "values": [3, 2, 0, 2, 2],
     }
     assert dict(zip(charts["agents"]["labels"], charts["agents"]["values"], strict=True)) == {
-        "alice": 1, "bob": 2, "Unassigned": 2
+        "Alice Martin": 1, "Bob Nguyen": 2, "Unassigned": 2
     }  # fmt: skip
     conversion = charts["conversion"]
     assert (len(conversion["values"]), sum(conversion["n"])) == (12, 9)  # all nine within 12 weeks

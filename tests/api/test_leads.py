@@ -99,7 +99,7 @@ def test_an_edit_with_a_stale_version_is_a_conflict_with_the_current_lead(api, a
     assert response.status_code == 409
     body = response.json()
     assert body["lead"]["company"] == "Globex" and body["lead"]["version"] == 2
-    assert "alice edited it" in body["detail"]
+    assert "Alice Martin edited it" in body["detail"]
     alices_lead.refresh_from_db()
     assert alices_lead.phone == ""
 

@@ -109,7 +109,7 @@ def test_a_conflicting_drag_shows_the_card_as_it_is_now_and_who_moved_it(open_bo
     )
     bob_page.mouse.up()
 
-    expect(bob_page.locator("#notices .notice.error")).to_contain_text("alice moved it to Proposal")
+    expect(bob_page.locator("#notices .notice.error")).to_contain_text("Alice Martin moved it to Proposal")
     expect(in_column(bob_page, "proposal", lead)).to_have_attribute("data-version", str(lead.version + 1))
     lead.refresh_from_db()
     assert lead.stage.slug == "proposal"

@@ -62,7 +62,7 @@ def test_each_chart_draws_and_a_tile_changes_when_another_user_wins_a_lead(
 
     expect(conversion).to_contain_text("2 won of 3")
     expect(dashboard.locator("#tile-open .value")).to_have_text("1")
-    expect(dashboard.locator("#dash-activity")).to_contain_text("alice moved it to Won")
+    expect(dashboard.locator("#dash-activity")).to_contain_text("Alice Martin moved it to Won")
     assert dashboard.evaluate("window.openedOnce") is True  # no reload happened
     chart_total = "Chart.getChart(document.getElementById('chart-stages')).data.datasets[0].data[3]"
     assert dashboard.evaluate(chart_total) == 2  # the stage chart shows both won leads, in place

@@ -153,14 +153,14 @@ def test_the_last_change_names_who_moved_the_card_and_where(stages, alice):
     lead = LeadFactory(stage=stages["new"])
     services.move_lead(lead.pk, actor=alice, stage_slug="won", placement=services.Placement(0), version=1)
     lead.refresh_from_db()
-    assert queries.describe_last_change(lead).startswith("alice moved it to Won ")
+    assert queries.describe_last_change(lead).startswith("Alice Martin moved it to Won ")
 
 
 def test_the_last_change_names_who_logged_an_interaction(stages, bob):
     """A logged call makes a drag stale too, so the conflict message must read well for it."""
     lead = LeadFactory(stage=stages["new"])
     services.log_interaction(lead.pk, actor=bob, kind="call")
-    assert queries.describe_last_change(lead).startswith("bob logged a call on it ")
+    assert queries.describe_last_change(lead).startswith("Bob Nguyen logged a call on it ")
 
 
 def test_a_change_without_a_recorded_reason_reads_as_changed(stages):

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from crm.management.commands.seed_demo import win_chance
 from crm.models import AGENTS_GROUP, MANAGERS_GROUP, Lead, Stage
 from tests.factories import LeadFactory, StageFactory
 
@@ -126,3 +127,24 @@ def test_seed_demo_shows_an_overdue_a_due_today_and_a_later_follow_up_and_a_snoo
     assert Lead.objects.snoozed(now).filter(owner=alice).count() == 1
     for lead in Lead.objects.exclude(follow_up_at=None):  # kept by the services, never by hand
         assert lead.follow_up_at == lead.follow_ups.open().order_by("due_at").first().due_at
+
+
+def test_the_demo_odds_follow_source_contact_speed_engagement_and_deal_size():
+    """The demo's truth, so its model and reasons make sense: each of these really moves the odds."""
+    typical = {"source": "Website", "speed": "this week", "value": 10_000.0, "engagement": 2}
+    base = win_chance(**typical)
+    assert (
+        win_chance(**{**typical, "source": "Referral"})
+        > base
+        > win_chance(**{**typical, "source": "Cold call"})
+    )
+    assert win_chance(**{**typical, "speed": "same day"}) > base > win_chance(**{**typical, "speed": "never"})
+    assert win_chance(**{**typical, "engagement": 3}) > base > win_chance(**{**typical, "engagement": 0})
+    assert win_chance(**{**typical, "value": 3_000.0}) > base > win_chance(**{**typical, "value": 40_000.0})
+
+
+def test_the_demo_contacts_some_leads_fast_and_leaves_some_uncontacted(db):
+    seed("--leads", "40")
+    counts = list(Lead.objects.values_list("interaction_count", flat=True))
+    assert 0 in counts and any(counts)
+    assert len(set(Lead.objects.values_list("source__name", flat=True))) > 3

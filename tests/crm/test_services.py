@@ -18,7 +18,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from crm import events, positions, queries, services
+from crm import events, positions, services
 from crm.models import Interaction, Lead, Stage
 from crm.services import Conflict, Placement
 from tests.factories import STAGES, LeadFactory
@@ -215,7 +215,7 @@ def test_a_stale_version_is_a_conflict_carrying_the_current_lead(stages, alice, 
 def test_a_conflict_message_names_who_moved_the_card_and_where(stages, alice, bob, unassigned_lead):
     seen = unassigned_lead.version
     move(unassigned_lead, alice, "contacted", version=seen)
-    with pytest.raises(Conflict, match="alice moved it to Contacted"):
+    with pytest.raises(Conflict, match="Alice Martin moved it to Contacted"):
         move(unassigned_lead, bob, "proposal", version=seen)
 
 
@@ -363,17 +363,6 @@ def test_an_interaction_records_one_history_row_by_the_agent(stages, alice, alic
     assert alices_lead.history.latest().history_user == alice
 
 
-def test_lead_history_shows_the_stage_change_by_name(stages, alice, alices_lead):
-    move(alices_lead, alice, "contacted")
-    newest = queries.lead_history(alices_lead)[0]
-    assert (newest.who, newest.reason, newest.fields) == ("alice", "moved", [("stage", "New", "Contacted")])
-
-
-def test_lead_history_hides_position_and_version_churn(stages, alice, alices_lead):
-    move(alices_lead, alice, "new", index=9)
-    assert queries.lead_history(alices_lead)[0].fields == []
-
-
 # --- Won and lost ----------------------------------------------------------------------------------------
 
 
@@ -465,7 +454,7 @@ def test_an_edit_of_a_field_the_form_does_not_own_is_refused(stages, alice, alic
 def test_an_edit_with_a_stale_version_is_refused_and_saves_nothing(stages, alice, manager, alices_lead):
     seen = alices_lead.version
     services.update_lead(alices_lead.pk, actor=manager, version=seen, changes={"phone": "+1 555"})
-    with pytest.raises(Conflict, match="manager edited it"):
+    with pytest.raises(Conflict, match="Manager edited it"):
         services.update_lead(alices_lead.pk, actor=alice, version=seen, changes={"company": "Hooli"})
     alices_lead.refresh_from_db()
     assert (alices_lead.company, alices_lead.phone) == ("Acme", "+1 555")

@@ -268,7 +268,7 @@ def test_a_stale_move_is_a_409_with_the_current_card_and_who_moved_it(client, st
     attrs = card_attrs(response, lead)
     assert (attrs["data-stage"], attrs["data-version"]) == ("won", str(seen + 1))
     assert notice(response)["level"] == "error"
-    assert "bob moved it to Won" in notice(response)["message"]
+    assert "Bob Nguyen moved it to Won" in notice(response)["message"]
 
 
 def test_moving_into_a_full_column_is_a_409_with_the_card_where_it_was(as_alice, stages, alices_lead):
@@ -314,7 +314,8 @@ def test_lead_page_shows_the_details_and_the_history(as_alice, stages, alice, al
     assert response.status_code == 200
     assert "crm/lead_detail.html" in templates(response)
     assert re.search(
-        r"<strong>alice</strong> moved\s*<ul><li>Stage: <del>New</del> → <ins>Contacted</ins>", text(response)
+        r"<strong>Alice Martin</strong> moved\s*<ul><li>Stage: <del>New</del> → <ins>Contacted</ins>",
+        text(response),
     )
 
 
@@ -350,7 +351,7 @@ def test_an_edit_with_a_stale_version_is_a_409_and_saves_nothing(as_alice, stage
         f"/leads/{alices_lead.pk}/", edit_data(alices_lead, company="Globex"), headers=HTMX
     )
     assert response.status_code == 409
-    assert "manager edited it" in text(response)
+    assert "Manager edited it" in text(response)
     assert "your edit was not saved" in text(response)
     lead = Lead.objects.get(pk=alices_lead.pk)
     assert (lead.company, lead.phone, lead.version) == ("Acme", "+1 555", seen + 1)

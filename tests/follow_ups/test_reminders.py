@@ -210,7 +210,7 @@ def test_an_agent_without_an_email_address_gets_no_email_and_the_lead_page_says_
     assert Delivery.objects.get().error == "dana has no email address."
     client.force_login(dana)
     page = client.get(f"/leads/{lead.pk}/").content.decode()
-    assert "dana has no email address" in page
+    assert "Dana has no email address" in page  # by name, as people are shown
     assert FollowUp.objects.get(pk=follow_up.pk).state == "open"
 
 

@@ -106,8 +106,8 @@ def test_the_lead_page_says_who_snoozed_it_until_when_and_why(as_alice, alices_l
         alices_lead.pk, actor=alice, until=timezone.now() + timedelta(hours=2), reason="On leave"
     )
     page = text(as_alice.get(f"/leads/{alices_lead.pk}/"))
-    assert "Snoozed by alice until" in page and "“On leave”" in page
-    assert "alice</strong> snoozed" in page  # the history
+    assert "Snoozed by Alice Martin until" in page and "“On leave”" in page
+    assert "Alice Martin</strong> snoozed" in page  # the history
 
 
 # --- The board's filters ----------------------------------------------------------------------------

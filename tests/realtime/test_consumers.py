@@ -336,7 +336,7 @@ async def test_drag_shows_the_others_who_is_moving_the_card(open_socket, alice, 
 
     note = await alices.receive_from()
     assert note.startswith(f'<span id="lead-{unassigned.pk}-dragging"')
-    assert "bob is moving this…" in note
+    assert "Bob Nguyen is moving this…" in note
 
 
 async def test_drag_note_is_not_sent_back_to_the_dragger(open_socket, alice, bob, unassigned):

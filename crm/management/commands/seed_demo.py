@@ -1,6 +1,7 @@
 """A demo team with a few hundred leads and their history, made through the services like real use."""
 
 import contextlib
+import math
 import random
 import secrets
 from datetime import timedelta
@@ -26,6 +27,25 @@ STAGES = [
 ]
 FOLLOW_UP_NOTES = ["Call back", "Send pricing", "Check in after the demo", "Ask for references", ""]
 SOURCES = ["Website", "Referral", "Trade show", "Cold call", "LinkedIn", "Partner"]
+# How each source's leads convert, as log-odds (0 is even odds): referrals and partners are warm.
+SOURCE_LOG_ODDS = {
+    "Referral": 1.0,
+    "Partner": 0.6,
+    "Website": -0.2,
+    "Trade show": -0.4,
+    "LinkedIn": -0.8,
+    "Cold call": -1.5,
+}
+# Days to the first contact (drawn per lead) and what that speed does to the odds.
+CONTACT_SPEED = {
+    "same day": lambda rng: rng.uniform(0, 1),
+    "this week": lambda rng: rng.uniform(1, 7),
+    "later": lambda rng: rng.uniform(7, 30),
+    "never": None,
+}
+SPEED_LOG_ODDS = {"same day": 0.9, "this week": 0.2, "later": -0.6, "never": -1.2}
+# Deal sizes: many small deals, a few big ones (the typical value of each kind).
+DEAL_SIZES = [("small", 3_000), ("medium", 12_000), ("large", 40_000)]
 TEAM = [
     ("manager", "Morgan", "Lee", MANAGERS_GROUP),
     ("alice", "Alice", "Martin", AGENTS_GROUP),
@@ -189,6 +209,9 @@ class Command(BaseCommand):
         owner = rng.choice([*agents, *agents, None])
         actor = owner or manager
         created = now - timedelta(days=rng.randint(1, 120), hours=rng.randint(0, 23))
+        source = rng.choice(sources)
+        value = rng.choices(DEAL_SIZES, weights=[5, 3, 1])[0][1] * rng.uniform(0.6, 1.6)
+        engagement = rng.randint(0, 3)
         lead = services.create_lead(
             actor=actor,
             created_at=created,
@@ -196,29 +219,40 @@ class Command(BaseCommand):
             company=rng.choice(COMPANIES),
             email=f"{first}.{last}{i}@example.com".lower().replace("é", "e"),
             phone=f"+1 555 {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
-            source=rng.choice(sources),
+            source=source,
             owner=owner,
             priority=rng.choices([1, 2, 3, 4], weights=[2, 5, 3, 1])[0],
-            expected_value=services.money(rng.randrange(500, 60000, 250)),
-            engagement_level=rng.randint(0, 3),
+            expected_value=services.money(round(value, -2)),
+            engagement_level=engagement,
         )
-        for _ in range(rng.choices([0, 1, 2, 3, 5], weights=[3, 4, 3, 2, 1])[0]):
-            services.log_interaction(
-                lead.pk,
-                actor=actor,
-                kind=rng.choice(Interaction.Kind.values),
-                notes=rng.choice(["Intro call", "Sent pricing", "Demo booked", "Asked for references", ""]),
-                occurred_at=created + timedelta(days=rng.uniform(0, max((now - created).days, 1))),
-            )
+        # Contact speed: most are called within a day or the week, some later, a few never.
+        speed = rng.choices(list(CONTACT_SPEED), weights=[4, 3, 2, 1])[0]
+        age_days = max((now - created).total_seconds() / 86400, 0.1)
+        draw = CONTACT_SPEED[speed]
+        start = None if draw is None else draw(rng)
+        if start is not None and start < age_days:
+            count = rng.choices([1, 2, 3, 5], weights=[4, 3, 2, 1])[0]
+            for n in range(count):
+                at = created + timedelta(days=min(start + n * rng.uniform(1, 6), age_days * 0.99))
+                services.log_interaction(
+                    lead.pk,
+                    actor=actor,
+                    kind=rng.choices(Interaction.Kind.values, weights=[4, 3, 2, 1])[0],
+                    notes=rng.choice(
+                        ["Intro call", "Sent pricing", "Demo booked", "Asked for references", ""]
+                    ),
+                    occurred_at=min(at, now),
+                )
+        else:
+            speed = "never"
         if rng.random() < 0.25:
             due = now + timedelta(days=rng.randint(-5, 10), hours=rng.randint(1, 8))
             self.follow_up(lead, actor, due, rng.choice(FOLLOW_UP_NOTES), now)
         target = rng.choices(list(stages), weights=[4, 4, 3, 3, 2, 4, 4])[0]
         if target in {"won", "lost"}:
-            # Engaged leads from warm sources win more often, so there is something real to learn.
-            warm = lead.source.name in {"Referral", "Partner"}
-            chance = 0.08 + 0.22 * lead.engagement_level + 0.2 * warm
-            target = "won" if rng.random() < chance else "lost"
+            target = (
+                "won" if rng.random() < win_chance(source.name, speed, float(value), engagement) else "lost"
+            )
         if target != "new":
             lead.refresh_from_db()
             # At a WIP limit the lead stays where it is, as it would for an agent.
@@ -230,3 +264,15 @@ class Command(BaseCommand):
                     placement=services.Placement(index=10**6),
                     version=lead.version,
                 )
+
+
+def win_chance(source: str, speed: str, value: float, engagement: int) -> float:
+    """The demo's truth, so the model has something real to learn and its reasons make sense: the source sets
+    the odds, fast contact and engagement raise them, big deals are harder to win (log-odds add up)."""
+    log_odds = (
+        SOURCE_LOG_ODDS[source]
+        + SPEED_LOG_ODDS[speed]
+        + 0.5 * (engagement - 1.5)
+        - 0.7 * math.log(value / 10_000)
+    )
+    return 1 / (1 + math.exp(-log_odds))
