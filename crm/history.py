@@ -23,6 +23,7 @@ HIDDEN = {
     "version",
     "updated_at",
     "interaction_count",
+    "first_contact_at",
     "last_interaction_kind",
     "last_interaction_at",
     "closed_at",

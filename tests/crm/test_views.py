@@ -608,4 +608,4 @@ def test_a_card_offers_its_actions_only_to_those_who_may_take_them(as_alice, sta
     for action in ("Move to…", "Log interaction", "Follow up", "Snooze"):
         assert action in card_html[hers]
         assert action not in card_html[his]
-    assert "bob's" in card_html[his]
+    assert "Bob Nguyen's" in card_html[his]
