@@ -134,6 +134,9 @@ class Server:
             self.process.kill()
             self.process.wait(timeout=10)
 
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():
             return "(no log)"
