@@ -193,7 +193,15 @@ class Floor:
         self.views: list[dict[int, tuple[int, str]]] = [{} for _ in range(watchers)]
         self.seqs: list[set[int]] = [set() for _ in range(watchers)]
         self.dropped = 0
+        self.closed: dict[int, int] = defaultdict(int)  # close code -> sockets the server closed
         self.dashboard_frames = 0
+        self.last_message = time.monotonic()
+
+    async def quiet(self, seconds: float = 2, limit: float = 300) -> None:
+        """Wait until no socket has had a frame for `seconds`: the arrivals' presence, or the last moves'."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() - self.last_message < seconds and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
 
     def saw(self, watcher: int, text: str, now: float) -> None:
         seq = SEQ.search(text, 0, 200)
@@ -215,10 +223,12 @@ async def watch(floor: Floor, index: int, url: str, origin: str, cookie: str, pa
         async with connect(url + path, origin=origin, additional_headers=headers, max_queue=None) as ws:
             ready.append(ws)
             async for text in ws:
+                floor.last_message = time.monotonic()
                 if path == "/ws/dashboard/":
                     floor.dashboard_frames += 1
                 else:
                     floor.saw(index, text, time.perf_counter())
+            floor.closed[ws.close_code] += 1
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -271,11 +281,17 @@ async def agent(
         log["edits" if edit else "moves"].append((pk, version, start))
 
 
-async def run_floor(args, data: dict, listen: int) -> dict:
+def cpu_of(trees: dict[str, list[int]]) -> dict[str, float]:
+    return {name: sum(cpu_seconds(p) for p in pids) for name, pids in trees.items()}
+
+
+async def run_floor(args, data: dict, listen: int, trees: dict[str, list[int]]) -> dict:
+    """Connect the sockets, let them settle, run the agents; CPU is counted over the agents' run only."""
     url, origin = f"ws://127.0.0.1:{listen}", f"http://127.0.0.1:{listen}"
     floor = Floor(len(data["watchers"]))
     ready: list = []
     tasks = []
+    connecting = time.perf_counter()
     for i, cookie in enumerate(data["watchers"]):
         tasks.append(asyncio.create_task(watch(floor, i, url, origin, cookie, "/ws/board/", ready)))
         if i % 20 == 19:
@@ -285,21 +301,31 @@ async def run_floor(args, data: dict, listen: int) -> dict:
     deadline = time.monotonic() + 120
     while len(ready) < len(tasks) and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-    await asyncio.sleep(3)  # the presence storm of the arrivals dies down before timing starts
+    # Each arrival sends the presence list to every socket (200 x 200 frames): timing starts after that.
+    await floor.quiet()
+    settled = time.perf_counter()
     log = {"moves": [], "edits": [], "errors": []}
     pace = len(data["agents"]) / args.rate
     start = time.perf_counter()
+    cpu_before = cpu_of(trees)
     until = start + args.duration
     rng = random.Random(7)
     await asyncio.gather(
         *(agent(plan, data["stages"], listen, pace, until, log, rng) for plan in data["agents"])
     )
     elapsed = time.perf_counter() - start
-    await asyncio.sleep(5)  # the last frames arrive
+    cpu = {name: seconds - cpu_before[name] for name, seconds in cpu_of(trees).items()}
+    await floor.quiet()  # the last frames arrive
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    return {"floor": floor, "log": log, "elapsed": elapsed, "connected": len(ready)}
+    return {
+        "floor": floor,
+        "log": log,
+        "elapsed": elapsed,
+        "connected": len(ready),
+        "settle": settled - connecting,
+    }
 
 
 def report(args, processes: int, result: dict, usage: list[tuple[str, float, float]], load: tuple) -> None:
@@ -325,7 +351,12 @@ def report(args, processes: int, result: dict, usage: list[tuple[str, float, flo
         f" for {elapsed:.0f} s, {watchers} board watchers, {args.managers} dashboards; load average"
         f" {load[0]:.1f} before, {os.getloadavg()[0]:.1f} after, {os.cpu_count()} cores"
     )
-    print(f"sockets connected: {result['connected']}/{watchers + args.managers}, dropped: {floor.dropped}")
+    closed = dict(floor.closed)
+    print(
+        f"sockets connected: {result['connected']}/{watchers + args.managers}, dropped: {floor.dropped},"
+        f" closed by the server during the run (code: count): {closed or 'none'};"
+        f" {result['settle']:.0f} s from the first connection to the last presence frame"
+    )
     print(
         f"sustained: {len(log['moves']) / elapsed:.1f} moves/s + {len(log['edits']) / elapsed:.1f} edits/s;"
         f" errors: {len(log['errors'])}" + (f" (first: {log['errors'][0]})" if log["errors"] else "")

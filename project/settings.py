@@ -170,7 +170,11 @@ if REDIS_URL:
         "default": {
             # Pub/sub: a group_send is one PUBLISH that each ASGI process receives once and fans out locally.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("CHANNEL_PREFIX", "pipeline")},
+            # Several hosts shard the layer's channels and groups (docs/deploy.md); the same list everywhere.
+            "CONFIG": {
+                "hosts": env_list("CHANNEL_REDIS_URLS", [REDIS_URL]),
+                "prefix": os.environ.get("CHANNEL_PREFIX", "pipeline"),
+            },
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

@@ -244,6 +244,7 @@ class DashboardConsumer(SessionBound):
         await self.bind_session(user)
 
     async def disconnect(self, code: int) -> None:
+        self.gone = True  # a refresh already rendering must not send to a closed socket (uvicorn raises)
         if self.refresh is not None:
             self.refresh.cancel()
         await self.unbind_session()
@@ -278,7 +279,8 @@ class DashboardConsumer(SessionBound):
         except Exception:
             log.exception("dashboard refresh failed")
             return
-        await self.send(text_data=html)
+        if not getattr(self, "gone", False):
+            await self.send(text_data=html)
 
 
 class UserConsumer(SessionBound):
