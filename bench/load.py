@@ -325,6 +325,7 @@ async def run_floor(args, data: dict, listen: int, trees: dict[str, list[int]]) 
         "elapsed": elapsed,
         "connected": len(ready),
         "settle": settled - connecting,
+        "cpu": cpu,
     }
 
 
@@ -432,15 +433,10 @@ def main() -> None:
                     named.append(("redis-server", redis.pid))
                 named.append(("this load generator", os.getpid()))
                 trees = {name: process_tree(pid) for name, pid in named}
-                before = {name: sum(cpu_seconds(p) for p in pids) for name, pids in trees.items()}
                 load = os.getloadavg()
-                result = asyncio.run(run_floor(args, data, args.port))
+                result = asyncio.run(run_floor(args, data, args.port, trees))
                 usage = [
-                    (
-                        name,
-                        sum(cpu_seconds(p) for p in pids) - before[name],
-                        sum(peak_rss_mb(p) for p in pids),
-                    )
+                    (name, result["cpu"][name], sum(peak_rss_mb(p) for p in pids))
                     for name, pids in trees.items()
                 ]
                 report(args, processes, result, usage, load)
