@@ -17,7 +17,9 @@ TEMPLATE = Path(__file__).resolve().parent / "nginx.conf.template"
 TEMP_DIRS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
-def render(prefix: Path, listen: str, upstreams: list[str], static_root: Path, access_log: str = "off") -> Path:
+def render(
+    prefix: Path, listen: str, upstreams: list[str], static_root: Path, access_log: str = "off"
+) -> Path:
     """Write the configuration under `prefix`; returns its path."""
     prefix = prefix.resolve()
     for name in TEMP_DIRS:
@@ -41,7 +43,8 @@ def render(prefix: Path, listen: str, upstreams: list[str], static_root: Path, a
 
 def command(prefix: Path) -> list[str]:
     prefix = prefix.resolve()
-    return ["nginx", "-p", str(prefix), "-c", "nginx.conf", "-e", str(prefix / "error.log"), "-g", "daemon off;"]
+    log = str(prefix / "error.log")
+    return ["nginx", "-p", str(prefix), "-c", "nginx.conf", "-e", log, "-g", "daemon off;"]
 
 
 def main() -> None:
