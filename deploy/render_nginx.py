@@ -9,6 +9,7 @@ Standard library only: make prod, the system tests (tests/live.py) and bench/loa
 """
 
 import argparse
+import getpass
 import shlex
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ def render(
     for name in TEMP_DIRS:
         (prefix / "tmp" / name).mkdir(parents=True, exist_ok=True)
     values = {
+        "user": getpass.getuser(),
         "prefix": str(prefix),
         "listen": listen,
         "upstreams": "\n".join(f"        server {address};" for address in upstreams),

@@ -454,3 +454,32 @@ def wait_for(condition: Callable[[], object], timeout: float = 30, what: str = "
             return value
         time.sleep(0.1)
     raise AssertionError(f"{what}: not within {timeout}s")
+
+
+@contextmanager
+def nginx_in_front(targets: list[Server], directory: Path) -> Iterator[Server]:
+    """nginx from Debian's package, configured by deploy/nginx.conf.template as production is, in front of
+    `targets`, run unprivileged under `directory`; yields it as a Server (its port, its log)."""
+    sys.path.insert(0, str(BASE_DIR / "deploy"))
+    from render_nginx import command, render
+
+    static = directory / "static"
+    static.mkdir(parents=True, exist_ok=True)
+    front = Server(name="nginx", log_path=directory / "error.log", port=free_port())
+    render(directory, f"127.0.0.1:{front.port}", [f"127.0.0.1:{t.port}" for t in targets], static)
+    with (directory / "nginx.out").open("ab") as out:
+        front.process = subprocess.Popen(command(directory), stdout=out, stderr=STDOUT)
+    try:
+        wait_for(lambda: _answers(front), timeout=START_TIMEOUT, what="nginx answered")
+        yield front
+    finally:
+        front.stop()
+
+
+def _answers(server: Server) -> bool:
+    if server.process.poll() is not None:
+        raise RuntimeError(f"nginx exited:\n{server.log_tail()}")
+    try:
+        return get(server, "/accounts/login/").status == 200
+    except OSError:
+        return False
