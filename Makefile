@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format install install-dev worker scheduler bench clean screenshots
+.PHONY: run prod test test-system lint format install install-dev worker scheduler bench clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,25 @@ run: install
 	$(BIN)/python manage.py seed_demo --if-empty
 	$(BIN)/daphne -b $(HOST) -p $(PORT) project.asgi:application
 
+# Production on one machine (docs/deploy.md): DATABASE_URL, REDIS_URL and SECRET_KEY set; nginx on
+# $(HOST):$(PROXY_PORT) in front of $(WEB_PROCESSES) ASGI processes, $(WORKERS) Dramatiq worker(s), one
+# scheduler, all supervised by honcho (Procfile).
+WEB_PROCESSES ?= 2
+WORKERS ?= 1
+WEB_PORT ?= 8001
+PROXY_PORT ?= 8080
+
+prod: install
+	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" -a -n "$$SECRET_KEY" || \
+		{ echo "make prod needs DATABASE_URL (Postgres), REDIS_URL and SECRET_KEY: see docs/deploy.md"; exit 1; }
+	@command -v nginx >/dev/null || { echo "make prod needs nginx (apt-get install nginx)"; exit 1; }
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python deploy/render_nginx.py --prefix var/nginx --listen $(HOST):$(PROXY_PORT) \
+		--static-root staticfiles \
+		$$(for i in $$(seq 0 $$(($(WEB_PROCESSES) - 1))); do echo --upstream 127.0.0.1:$$(($(WEB_PORT) + i)); done)
+	$(BIN)/honcho start -f Procfile -p $(WEB_PORT) -c web=$(WEB_PROCESSES),worker=$(WORKERS),scheduler=1,proxy=1
+
 # Production helpers: the same code, with DATABASE_URL and REDIS_URL set.
 worker: install
 	$(BIN)/python manage.py rundramatiq --processes 1 --threads 4
@@ -48,6 +67,10 @@ format: install-dev
 
 test: install-dev lint
 	$(BIN)/python -m pytest
+
+# Fault and multi-process tests only (tests/system): real servers, workers, nginx, Redis restarts.
+test-system: install-dev
+	$(BIN)/python -m pytest -m system
 
 # Refresh the committed pictures of every page at desktop, tablet and phone sizes (docs/screenshots/).
 screenshots: install-dev

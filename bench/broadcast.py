@@ -190,12 +190,22 @@ def _breakdown(moves: int, lead_id: int) -> list[tuple[str, float]]:
 # --- Servers --------------------------------------------------------------------------------------
 
 
-def start_servers(app: str, ports: list[int]) -> list[subprocess.Popen]:
+def server_command(server: str, port: int, app: str) -> list[str]:
+    """daphne, or uvicorn with its `websockets` implementation (httptools, uvloop), as in the Procfile."""
+    if server == "uvicorn":
+        uvicorn = Path(sys.executable).with_name("uvicorn")
+        options = ["--ws", "websockets", "--http", "httptools", "--loop", "uvloop", "--lifespan", "off"]
+        options += ["--log-level", "error"]
+        return [str(uvicorn), "--host", "127.0.0.1", "--port", str(port), *options, app]
     daphne = Path(sys.executable).with_name("daphne")
+    return [str(daphne), "-b", "127.0.0.1", "-p", str(port), "--verbosity", "0", app]
+
+
+def start_servers(app: str, ports: list[int], server: str = "daphne") -> list[subprocess.Popen]:
     env = dict(os.environ, LOG_LEVEL="ERROR")  # 4xx of the floor measurements are expected
     return [
         subprocess.Popen(
-            [str(daphne), "-b", "127.0.0.1", "-p", str(port), "--verbosity", "0", app],
+            server_command(server, port, app),
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -426,7 +436,7 @@ async def request_floors(
 def versions() -> str:
     from importlib.metadata import version
 
-    packages = ["Django", "channels", "channels-redis", "daphne", "redis", "psycopg", "websockets"]
+    packages = ["Django", "channels", "channels-redis", "daphne", "uvicorn", "redis", "psycopg", "websockets"]
     return ", ".join(f"{name} {version(name)}" for name in packages)
 
 
@@ -438,6 +448,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1, help="daphne processes per app")
     parser.add_argument("--leads", type=int, default=1000, help="open leads on the board")
     parser.add_argument("--port", type=int, default=8201, help="first product port; the bare app's is +10")
+    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne", help="of both apps")
     args = parser.parse_args()
     for name in ("DATABASE_URL", "REDIS_URL"):
         host = re.search(r"@?([\w.-]+):\d+", os.environ[name].split("//", 1)[1])
@@ -454,8 +465,8 @@ def main() -> None:
 
     product_ports = [args.port + i for i in range(args.processes)]
     bare_ports = [args.port + 10 + i for i in range(args.processes)]
-    servers = start_servers("project.asgi:application", product_ports)
-    servers += start_servers("bench.bare_app:application", bare_ports)
+    servers = start_servers("project.asgi:application", product_ports, args.server)
+    servers += start_servers("bench.bare_app:application", bare_ports, args.server)
     try:
         wait_listening(product_ports + bare_ports, servers)
         results, floors = asyncio.run(run(args, data, product_ports, bare_ports))
@@ -463,7 +474,7 @@ def main() -> None:
         stop_servers(servers)
 
     print(
-        f"broadcast: {args.moves} moves per row after {args.warmup} warm-up, {args.processes} daphne"
+        f"broadcast: {args.moves} moves per row after {args.warmup} warm-up, {args.processes} {args.server}"
         f" process(es) per app, {args.leads} open leads, layer {os.environ['REDIS_URL'].rsplit('/', 1)[0]}"
         f" pub/sub, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
     )
@@ -480,7 +491,7 @@ def main() -> None:
             f"{r['agents']:>6} | {p50:>6.1f} / {p95:>6.1f} | {b50:>6.1f} / {b95:>6.1f} |"
             f" {p50 / b50:>8.2f}x {p95 / b95:>4.2f}x | {percentile(r['post'], 50):>8.1f}"
         )
-    print("request floors through daphne (median ms, no sockets connected):")
+    print(f"request floors through {args.server} (median ms, no sockets connected):")
     for label, ms in floors:
         print(f"  {label:<58} {ms:>6.1f}")
     print("one move's POST taken apart (median ms, in-process, no sockets connected):")

@@ -103,6 +103,7 @@ TEMPLATES = [
 # With DEBUG off: cookies only over HTTPS, HSTS, and plain HTTP redirected. Behind a proxy that terminates TLS
 # set SECURE_SSL_REDIRECT=false and SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto (docs/security.md).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe the processes over plain HTTP
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else str(365 * 24 * 3600)))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
@@ -140,9 +141,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Under ASGI every request runs in its own thread, so CONN_MAX_AGE reuses nothing: each request would
     # open a connection (about 6 ms). A pool shared by the process's threads does.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Checked before use: after a database restart the pool drops dead connections instead of failing with
+    # them; a request waits at most DB_POOL_TIMEOUT seconds for one, then answers 503 (project/errors.py).
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 2,
         "max_size": int(os.environ.get("DB_POOL_SIZE", "20")),
+        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "5")),
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock when a transaction starts, so two moves cannot both read the same
@@ -165,7 +170,11 @@ if REDIS_URL:
         "default": {
             # Pub/sub: a group_send is one PUBLISH that each ASGI process receives once and fans out locally.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("CHANNEL_PREFIX", "pipeline")},
+            # Several hosts shard the layer's channels and groups (docs/deploy.md); the same list everywhere.
+            "CONFIG": {
+                "hosts": env_list("CHANNEL_REDIS_URLS", [REDIS_URL]),
+                "prefix": os.environ.get("CHANNEL_PREFIX", "pipeline"),
+            },
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

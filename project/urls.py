@@ -4,8 +4,12 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from api import pages as api_pages
+from project import health
+
+handler500 = "project.errors.handler500"
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
     path("", RedirectView.as_view(url="/leads/kanban/", permanent=False)),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -8,6 +8,7 @@ import time
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 
 from crm.permissions import is_manager
 from realtime import broadcast, sessions
@@ -114,6 +115,7 @@ class BoardConsumer(SessionBound):
         self.user = user
         self.viewer = await database_sync_to_async(broadcast.Viewer.of)(user)
         self.dragging: int | None = None
+        self.seq = 0  # the newest numbered frame this socket sent (0: none yet, the page knows where it is)
         self.limit = RateLimit()
         broadcast.server_loop.remember(asyncio.get_running_loop())
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -152,7 +154,7 @@ class BoardConsumer(SessionBound):
         elif kind == "filters":
             self.filter_by(message.get("filters"))
         elif kind == "ping":
-            await database_sync_to_async(broadcast.touch)(self.channel_name)
+            await self.ping()
         elif kind in {"drag", "drop"}:
             await self.drag(message.get("lead"), kind == "drag")
 
@@ -161,19 +163,34 @@ class BoardConsumer(SessionBound):
         if isinstance(query, str):
             self.viewer.filter_by(query)
 
+    async def ping(self) -> None:
+        """A browser's ping every 30 s: keeps its presence fresh, and fills any gap the layer left (frames
+        sent while Redis restarted reach no socket: they wait in the database for this or the next frame)."""
+        try:
+            await database_sync_to_async(broadcast.touch)(self.channel_name)
+            if self.seq and await database_sync_to_async(broadcast.latest_seq)() > self.seq:
+                await self.catch_up(self.seq)
+        except DatabaseError as error:  # the database is away: the socket stays, the next ping tries again
+            log.warning("board ping without the database: %s", error)
+
     async def catch_up(self, last_seq) -> None:
         try:
             last_seq = int(last_seq)
         except (TypeError, ValueError):
             return
+        self.seq = max(self.seq, last_seq)  # where the page is
         missed = await database_sync_to_async(broadcast.missed_since)(last_seq)
         if missed is None:
             latest = await database_sync_to_async(broadcast.latest_seq)()
             html = await database_sync_to_async(broadcast.render_refresh)()
-            await self.send(text_data=self.viewer.frame(latest, html))
+            await self.send_frame(latest, html)
             return
         for seq, html, cards in missed:
-            await self.send(text_data=self.viewer.frame(seq, html, cards))
+            await self.send_frame(seq, html, cards)
+
+    async def send_frame(self, seq: int, html: str, cards=()) -> None:
+        self.seq = max(self.seq, seq)
+        await self.send(text_data=self.viewer.frame(seq, html, cards))
 
     async def drag(self, lead_id, dragging: bool) -> None:
         try:
@@ -184,8 +201,15 @@ class BoardConsumer(SessionBound):
         await database_sync_to_async(broadcast.send_dragging)(self.channel_name, self.user, lead_id, dragging)
 
     async def board_event(self, message: dict) -> None:
+        seq = message["seq"]
+        if self.seq and seq > self.seq + 1:
+            # Frames went missing between this and the last one sent (a Redis restart): replay them first.
+            # Frames of concurrent moves can also just arrive out of order; a replay of those is harmless.
+            await self.catch_up(self.seq)
+            if seq <= self.seq:
+                return  # the replay included this one
         cards = message.get("cards", ())  # none from a server of the release before
-        await self.send(text_data=self.viewer.frame(message["seq"], message["html"], cards))
+        await self.send_frame(seq, message["html"], cards)
 
     async def board_ephemeral(self, message: dict) -> None:
         if message.get("exclude") != self.channel_name:
@@ -278,6 +302,7 @@ class DashboardConsumer(SessionBound):
         await self.bind_session(user)
 
     async def disconnect(self, code: int) -> None:
+        self.gone = True  # a refresh already rendering must not send to a closed socket (uvicorn raises)
         if self.refresh is not None:
             self.refresh.cancel()
         await self.unbind_session()
@@ -312,7 +337,8 @@ class DashboardConsumer(SessionBound):
         except Exception:
             log.exception("dashboard refresh failed")
             return
-        await self.send(text_data=html)
+        if not getattr(self, "gone", False):
+            await self.send(text_data=html)
 
 
 class UserConsumer(SessionBound):

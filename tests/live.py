@@ -85,7 +85,7 @@ class Server:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws/board/"
 
-    def launch(self, listener: socket.socket) -> None:
+    def launch(self, listener: socket.socket, extra_env: dict | None = None) -> None:
         """Serve on `listener`, which daphne takes over (`--fd`); our copy is closed."""
         self.port = listener.getsockname()[1]
         env = {
@@ -100,6 +100,7 @@ class Server:
             # Plain HTTP on loopback, no TLS anywhere: production's settings otherwise.
             "SECURE_SSL_REDIRECT": "false",
             "SECURE_COOKIES": "false",
+            **(extra_env or {}),
         }
         command = [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), APPLICATION]
         with listener, self.log_path.open("ab") as log:
@@ -133,6 +134,9 @@ class Server:
             self.process.kill()
             self.process.wait(timeout=10)
 
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():
             return "(no log)"
@@ -148,14 +152,15 @@ def stop_all(servers: list[Server]) -> None:
 
 
 @contextmanager
-def servers(count: int, log_dir: Path) -> Iterator[list[Server]]:
-    """Start `count` servers on the test database (and on REDIS_URL's channel layer when it is set)."""
+def servers(count: int, log_dir: Path, env: dict | None = None) -> Iterator[list[Server]]:
+    """Start `count` servers on the test database (and on REDIS_URL's channel layer when it is set);
+    `env` overrides their environment (another DATABASE_URL or REDIS_URL, say)."""
     names = "ABCDEFGH"[:count]
     started = [Server(name=f"server {name}", log_path=log_dir / f"server-{name}.log") for name in names]
     with ExitStack() as stack:
         stack.callback(stop_all, started)
         for server in started:  # all at once: each takes seconds to import Django
-            server.launch(listening_socket())
+            server.launch(listening_socket(), env)
         for server in started:
             if not server.serving():
                 raise RuntimeError(f"{server.name} did not start:\n{server.log_tail()}")
@@ -292,7 +297,8 @@ class Proxy:
     load balancer restarts (close code 1006), so its socket reconnects, which is the path under test.
     """
 
-    def __init__(self, target: Server):
+    def __init__(self, target):
+        """`target`: anything with a `port` on 127.0.0.1 (a Server, a RedisServer, Postgres's port)."""
         self.target = target
         self.listener = listening_socket()
         self.port = self.listener.getsockname()[1]
@@ -354,3 +360,126 @@ class Proxy:
     def close(self) -> None:
         self.listener.close()
         self.cut()
+
+
+def free_port() -> int:
+    """A port nothing listens on now, for a program that binds it itself (redis-server)."""
+    with listening_socket() as probe:
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Port:
+    """A bare address for Proxy: a service on 127.0.0.1 that is not one of ours (Postgres)."""
+
+    port: int
+
+
+class RedisServer:
+    """A throwaway redis-server of the test's own, which it may stop and restart: never the machine's."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        command = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", ""]
+        command += ["--appendonly", "no", "--dir", str(self.directory)]
+        with (self.directory / "redis.log").open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=STDOUT)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            with suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1) as probe:
+                probe.sendall(b"PING\r\n")
+                if probe.recv(16).startswith(b"+PONG"):
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on {self.port}")
+
+    def kill(self) -> None:
+        """As a crash or a restart does: every connection drops, nothing is saved."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def process_env(**extra: str) -> dict:
+    """The environment of a manage.py process (worker, scheduler) on the test database, as production runs."""
+    return {
+        **{name: value for name, value in os.environ.items() if name != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        "DATABASE_URL": server_database_url(),
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
+
+def start_command(args: list[str], log_path: Path, env: dict) -> subprocess.Popen:
+    """`manage.py <args>` in a process group of its own (rundramatiq forks), output to `log_path`."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=STDOUT,
+            start_new_session=True,
+        )
+
+
+def kill_group(process: subprocess.Popen, sig: int = 9) -> None:
+    """Stop a process started by start_command and the processes it forked; SIGKILL by default (a crash)."""
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, 9)
+        process.wait(timeout=10)
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30, what: str = "condition") -> object:
+    """Poll `condition` until it returns something true; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: not within {timeout}s")
+
+
+@contextmanager
+def nginx_in_front(targets: list[Server], directory: Path) -> Iterator[Server]:
+    """nginx from Debian's package, configured by deploy/nginx.conf.template as production is, in front of
+    `targets`, run unprivileged under `directory`; yields it as a Server (its port, its log)."""
+    sys.path.insert(0, str(BASE_DIR / "deploy"))
+    from render_nginx import command, render
+
+    static = directory / "static"
+    static.mkdir(parents=True, exist_ok=True)
+    front = Server(name="nginx", log_path=directory / "error.log", port=free_port())
+    render(directory, f"127.0.0.1:{front.port}", [f"127.0.0.1:{t.port}" for t in targets], static)
+    with (directory / "nginx.out").open("ab") as out:
+        front.process = subprocess.Popen(command(directory), stdout=out, stderr=STDOUT)
+    try:
+        wait_for(lambda: _answers(front), timeout=START_TIMEOUT, what="nginx answered")
+        yield front
+    finally:
+        front.stop()
+
+
+def _answers(server: Server) -> bool:
+    if server.process.poll() is not None:
+        raise RuntimeError(f"nginx exited:\n{server.log_tail()}")
+    try:
+        return get(server, "/accounts/login/").status == 200
+    except OSError:
+        return False

@@ -1,8 +1,10 @@
 """Dramatiq actors: ids in, a crm service call, idempotent (a redelivered message does no harm)."""
 
+import time
+
 import dramatiq
 from django.core.cache import cache
-from django.db import transaction
+from django.utils import timezone
 
 from api import idempotency
 from crm import follow_ups, importing, reminders, scoring, snapshots
@@ -12,17 +14,23 @@ from workers.models import ScoreRequest
 MINUTE_MS = 60 * 1000
 # Set while a score_pending run is scheduled and has not started: further changes ride along with it.
 SCHEDULED_KEY = "pipeline:score-pending-scheduled"
+# When a worker last ran `heartbeat` (a Unix time); /healthz reports its age (project/health.py).
+HEARTBEAT_KEY = "pipeline:worker-heartbeat"
+HEARTBEAT_TTL = 24 * 3600
 
 
 @dramatiq.actor(max_retries=3, time_limit=5 * MINUTE_MS)
 def score_pending() -> None:
     """Rescore every lead that asked since the last run; train too when the closed history has grown."""
     cache.delete(SCHEDULED_KEY)  # from here on, a new change schedules the next run
-    with transaction.atomic():
-        ids = list(ScoreRequest.objects.select_for_update(skip_locked=True).values_list("lead_id", flat=True))
-        ScoreRequest.objects.filter(lead_id__in=ids).delete()
+    # The requests are deleted once their leads are scored, not before: a worker killed in the middle leaves
+    # them for the next run (score_pending is also on the schedule). A lead asking again during the run has a
+    # newer requested_at (workers.triggers) and keeps its request.
+    started = timezone.now()
+    ids = list(ScoreRequest.objects.filter(requested_at__lte=started).values_list("lead_id", flat=True))
     if ids:
         scoring.rescore(ids)
+        ScoreRequest.objects.filter(lead_id__in=ids, requested_at__lte=started).delete()
     if scoring.should_train():
         train_model.send()
 
@@ -79,3 +87,10 @@ def deliver_webhook(delivery_id: str) -> None:
     wait = delivery.attempt(delivery_id)
     if wait is not None:
         deliver_webhook.send_with_options(args=(delivery_id,), delay=int(wait.total_seconds() * 1000))
+
+
+@dramatiq.actor(max_retries=0, time_limit=MINUTE_MS, max_age=MINUTE_MS)
+def heartbeat() -> None:
+    """Proof that a worker takes messages off the queue: the scheduler sends this often, /healthz shows its
+    age. Messages older than a minute are dropped, so a backlog does not pass for a live worker."""
+    cache.set(HEARTBEAT_KEY, time.time(), timeout=HEARTBEAT_TTL)

@@ -37,8 +37,13 @@ handlers.ignore(events.LeadSnoozed, events.FollowUpChanged, events.ReminderDue)
 
 
 def request_scores(lead_ids: list[int]) -> None:
+    # A lead that asks again moves its request's time on, so a run already scoring it keeps the request.
     ScoreRequest.objects.bulk_create(
-        [ScoreRequest(lead_id=pk) for pk in lead_ids], ignore_conflicts=True, batch_size=5000
+        [ScoreRequest(lead_id=pk) for pk in lead_ids],
+        update_conflicts=True,
+        unique_fields=["lead_id"],
+        update_fields=["requested_at"],
+        batch_size=5000,
     )
     schedule_pending()
 

@@ -306,6 +306,47 @@ async def test_reconnect_after_too_many_missed_frames_gets_a_refresh(
     assert await socket.receive_nothing()
 
 
+@database_sync_to_async
+def move_unheard(lead: Lead, actor, stage_slug: str) -> None:
+    """A move whose frame is numbered and stored but reaches no socket, as while Redis restarts."""
+    from realtime import broadcast
+
+    original = broadcast._group_send
+    broadcast._group_send = lambda group, message: None
+    try:
+        version = Lead.objects.get(pk=lead.pk).version
+        placement = services.Placement(index=0)
+        services.move_lead(lead.pk, actor=actor, stage_slug=stage_slug, placement=placement, version=version)
+    finally:
+        broadcast._group_send = original
+
+
+async def test_a_frame_after_lost_ones_brings_them_first(open_socket, alice, bob, lead, seq_of, opening_tag):
+    bobs = await open_socket(bob)
+    await move(lead, alice, "contacted")
+    first = seq_of(await bobs.next_board_frame())
+    await move_unheard(lead, alice, "proposal")
+
+    await move(lead, alice, "new")
+
+    frames = [await bobs.next_board_frame() for _ in range(2)]
+    assert [seq_of(frame) for frame in frames] == [first + 1, first + 2]
+    assert [opening_tag(frame, f"lead-{lead.pk}")["data-stage"] for frame in frames] == ["proposal", "new"]
+    assert await bobs.receive_nothing()
+
+
+async def test_a_ping_brings_lost_frames_when_no_later_frame_comes(open_socket, alice, bob, lead, seq_of):
+    bobs = await open_socket(bob)
+    await move(lead, alice, "contacted")
+    first = seq_of(await bobs.next_board_frame())
+    await move_unheard(lead, alice, "proposal")
+    assert await bobs.receive_nothing()
+
+    await bobs.send_json_to({"type": "ping"})
+
+    assert seq_of(await bobs.next_board_frame()) == first + 1
+
+
 # --- Presence and dragging ------------------------------------------------------------------------
 
 

@@ -99,3 +99,44 @@ def test_a_change_made_after_a_scoring_run_started_gets_a_run_of_its_own(stages,
     assert not ScoreRequest.objects.exists()  # a second run came and took the new request
     assert lead.lead_score > first
     assert lead.history.filter(history_change_reason="rescored").count() == 2
+
+
+class WorkerDied(BaseException):
+    """What a killed worker's run amounts to: it stops in the middle, and nothing after that line runs."""
+
+
+def test_a_worker_that_dies_mid_batch_leaves_the_requests_for_the_next_run(stages, alice, monkeypatch):
+    leads = [services.create_lead(actor=alice, name=f"Lead {i}", owner=alice) for i in range(3)]
+    assert ScoreRequest.objects.count() == 3
+
+    def dies(lead_ids):
+        raise WorkerDied
+
+    monkeypatch.setattr(actors.scoring, "rescore", dies)
+    with pytest.raises(WorkerDied):
+        actors.score_pending()
+    assert ScoreRequest.objects.count() == 3  # nothing lost
+    monkeypatch.undo()
+
+    actors.score_pending()  # the next run: the schedule's safety net, or the retry
+
+    assert not ScoreRequest.objects.exists()
+    for lead in leads:
+        lead.refresh_from_db()
+        assert lead.lead_score is not None
+        assert lead.history.filter(history_change_reason="rescored").count() == 1  # scored exactly once
+
+
+def test_a_lead_asking_again_while_its_run_scores_keeps_its_request(stages, alice, monkeypatch):
+    lead = services.create_lead(actor=alice, name="Ada", owner=alice)
+    rescore = actors.scoring.rescore
+
+    def meanwhile(lead_ids):
+        scored = rescore(lead_ids)
+        services.log_interaction(lead.pk, actor=alice, kind="meeting")  # after the run read the lead
+        return scored
+
+    monkeypatch.setattr(actors.scoring, "rescore", meanwhile)
+    actors.score_pending()
+
+    assert list(ScoreRequest.objects.values_list("lead_id", flat=True)) == [lead.pk]
