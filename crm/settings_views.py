@@ -69,7 +69,8 @@ class StageForm(forms.ModelForm):
 
 
 def _stages_context(bound: StageForm | None = None, add_form: StageForm | None = None) -> dict:
-    stages = list(Stage.objects.annotate(lead_count=Count("leads")))
+    # An explicit order: Meta.ordering does not apply to a query that groups.
+    stages = list(Stage.objects.annotate(lead_count=Count("leads")).order_by("order", "id"))
     rows = []
     for stage in stages:
         form = bound if bound is not None and bound.instance.pk == stage.pk else None
@@ -321,8 +322,9 @@ def member_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
 class ProfileForm(forms.Form):
     full_name = forms.CharField(max_length=300)
     email = forms.EmailField()
-    time_zone = forms.ChoiceField(choices=[("", "The site's time zone"), *((z, z) for z in profiles.ZONES)])
-    required_css_class = "required"
+    time_zone = forms.ChoiceField(
+        required=False, choices=[("", "The site's time zone"), *((z, z) for z in profiles.ZONES)]
+    )
 
 
 def _profile_context(request, profile_form=None, password_form=None) -> dict:
