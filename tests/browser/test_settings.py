@@ -82,9 +82,12 @@ def test_reordering_stages_by_keyboard_keeps_the_focus(open_board, stages, manag
     up.focus()
     page.keyboard.press("Enter")
     expect(page.locator("#notices")).to_contain_text("“Proposal” is now stage 2 of 5.")
+    # The notice comes with the response, before the swap: wait for the new list, or Enter hits the old one.
+    expect(page.locator("#stage-list > .stage-row").nth(1)).to_have_id(f"stage-{stages['proposal'].pk}")
     expect(page.locator(f"#stage-{stages['proposal'].pk}-up")).to_be_focused()
     page.keyboard.press("Enter")  # to the top: "up" is disabled there, "down" takes the focus
     expect(page.locator("#notices")).to_contain_text("“Proposal” is now stage 1 of 5.")
+    expect(page.locator("#stage-list > .stage-row").first).to_have_id(f"stage-{stages['proposal'].pk}")
     expect(page.locator(f"#stage-{stages['proposal'].pk}-down")).to_be_focused()
     assert stage_names(page) == ["Proposal", "New", "Contacted", "Won", "Lost"]
     assert db_order() == ["Proposal", "New", "Contacted", "Won", "Lost"]
