@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
+from django.utils.text import slugify
 
 from crm import bulk, events, lead_fields, positions
 from crm.models import Interaction, Lead, LeadSource, Stage
@@ -238,22 +239,135 @@ def log_interaction(
     return interaction
 
 
+def _forbid_unless_manager(actor) -> None:
+    # None is the system (the admin's callers, commands): the pipeline's shape is the managers' to change.
+    if actor is not None and not is_manager(actor):
+        raise PermissionDenied("Only a manager can change the pipeline's stages.")
+
+
+def _require_an_open_stage() -> None:
+    """New leads and imports go to the first open column: a pipeline without one cannot take leads."""
+    if not Stage.objects.filter(kind=Stage.Kind.OPEN).exists():
+        raise ValidationError("The pipeline needs at least one open stage for new leads.")
+
+
+def _stages_changed(actor) -> None:
+    events.publish(events.StagesChanged(actor_id=getattr(actor, "pk", None)))
+
+
 @transaction.atomic
 def save_stage(stage: Stage, *, actor) -> Stage:
-    """Add or change a pipeline column (the admin's one door): validated, then every board re-reads it."""
+    """Add or change a pipeline column (the settings' and the admin's one door): every board re-reads it.
+
+    A new stage goes to the end of the open ones' order unless it has a place; its kind cannot change while it
+    holds leads (they would turn won or lost without being closed).
+    """
+    _forbid_unless_manager(actor)
+    if stage.pk is None:
+        if not stage.slug:
+            stage.slug = _free_slug(stage.name)
+        if not stage.order:
+            stage.order = (Stage.objects.aggregate(last=Max("order"))["last"] or 0) + 1
+    else:
+        before = Stage.objects.select_for_update().get(pk=stage.pk)
+        if before.kind != stage.kind and Lead.objects.filter(stage=stage).exists():
+            message = f"“{before.name}” has leads: merge them into another stage before changing its kind."
+            raise ValidationError({"kind": message})
     stage.full_clean()
     stage.save()
-    events.publish(events.StagesChanged(actor_id=getattr(actor, "pk", None)))
+    _require_an_open_stage()
+    _stages_changed(actor)
     return stage
+
+
+def _free_slug(name: str) -> str:
+    base = slugify(name)[:50] or "stage"
+    slug, n = base, 1
+    while Stage.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
 
 
 @transaction.atomic
 def delete_stage(stage: Stage, *, actor) -> None:
-    """Remove an empty column; a column with leads is refused (PROTECT) rather than emptied."""
+    """Remove an empty column; a column with leads is refused (PROTECT) rather than emptied: merge it."""
+    _forbid_unless_manager(actor)
     if Lead.objects.filter(stage=stage).exists():
         raise ValidationError(f"“{stage.name}” still has leads; move them to another stage first.")
     stage.delete()
-    events.publish(events.StagesChanged(actor_id=getattr(actor, "pk", None)))
+    _require_an_open_stage()
+    _stages_changed(actor)
+
+
+@transaction.atomic
+def reorder_stages(stage_ids: list[int], *, actor) -> list[Stage]:
+    """Put the columns in this order. The list must name every stage once: an order made from a stale page
+    (a stage added or removed meanwhile) is refused rather than guessed."""
+    _forbid_unless_manager(actor)
+    stages = {stage.pk: stage for stage in Stage.objects.select_for_update()}
+    if sorted(stage_ids) != sorted(stages):
+        raise ValidationError("The stages changed meanwhile; reload the page and try again.")
+    ordered = [stages[pk] for pk in stage_ids]
+    for order, stage in enumerate(ordered):
+        stage.order = order
+    Stage.objects.bulk_update(ordered, ["order"])
+    _stages_changed(actor)
+    return ordered
+
+
+def shift_stage(stage_id: int, *, actor, by: int) -> list[Stage]:
+    """Move one column `by` places left (negative) or right: the keyboard's way to reorder."""
+    ids = list(Stage.objects.values_list("pk", flat=True))
+    if stage_id not in ids:
+        raise ValidationError("That stage does not exist any more.")
+    old = ids.index(stage_id)
+    ids.insert(min(max(old + by, 0), len(ids) - 1), ids.pop(old))
+    return reorder_stages(ids, actor=actor)
+
+
+@transaction.atomic
+def merge_stage(stage_id: int, *, into_id: int, actor) -> Stage:
+    """Empty a column into another and remove it. Its leads go to the end of the target in their order, each
+    saved as a move (history names the merge, the event tells boards and webhooks); the target's WIP limit
+    holds, as it would for a drag."""
+    _forbid_unless_manager(actor)
+    pair = Stage.objects.select_for_update().filter(pk__in=[stage_id, into_id])
+    locked = {stage.pk: stage for stage in pair}
+    source, target = locked.get(stage_id), locked.get(into_id)
+    if source is None or target is None:
+        raise ValidationError("That stage does not exist any more.")
+    if source == target:
+        raise ValidationError("Pick another stage to merge into.")
+    leads = list(
+        Lead.objects.select_for_update(of=("self",))
+        .select_related("owner")
+        .filter(stage=source)
+        .board_order()
+    )
+    if target.wip_limit is not None:
+        total = Lead.objects.filter(stage=target).count() + len(leads)
+        if total > target.wip_limit:
+            raise ValidationError(
+                f"“{target.name}” takes at most {target.wip_limit} leads; the merge would make {total}. "
+                "Raise its limit first."
+            )
+    key = _end_of_stage(target)
+    now = timezone.now()
+    for lead in leads:
+        lead.stage, lead.position = target, key
+        key += positions.STEP
+        fields = ["stage", "position"]
+        if target.is_closed != (lead.closed_at is not None):
+            lead.closed_at = now if target.is_closed else None
+            fields.append("closed_at")
+        _save(lead, actor, f"moved: “{source.name}” merged into “{target.name}”", fields)
+        moved = {"lead_id": lead.pk, "from_stage_id": source.pk, "to_stage_id": target.pk}
+        events.publish(events.LeadMoved(actor_id=getattr(actor, "pk", None), **moved))
+    source.delete()
+    _require_an_open_stage()
+    _stages_changed(actor)
+    return target
 
 
 def source_named(name: str, *, actor=None) -> LeadSource | None:

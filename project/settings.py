@@ -264,6 +264,9 @@ BOARD_CATCHUP_LIMIT = 200  # missed events replayed on reconnect; more than this
 BOARD_EVENT_RETENTION = 5000  # events kept for catch-up
 # Every socket re-reads its session this often (logout, deactivation and role changes close it at once).
 SOCKET_SESSION_RECHECK_SECONDS = 60
+# A fresh database gets the default pipeline from a migration (crm/first_run.py); the test suite turns this
+# off, since its tests arrange the stages they need.
+FIRST_RUN_STAGES = True
 
 # --- Analytics (crm/analytics.py) -----------------------------------------------------------------
 # Heatmap cells against the team's overall conversion rate: green at or above 1.2x, red below 0.8x.

@@ -32,5 +32,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
 
+# Tests arrange their own pipeline (tests/factories.py); tests/crm/test_first_run.py migrates one with it.
+FIRST_RUN_STAGES = False
+
 # Webhook receivers in tests are local HTTP servers.
 WEBHOOK_ALLOW_PRIVATE = True

@@ -19,4 +19,18 @@ urlpatterns = [
     path("profile/", api_pages.profile, name="profile"),
     path("profile/tokens/<int:pk>/revoke/", api_pages.revoke, name="token-revoke"),
     path("settings/webhooks/", include("webhooks.urls")),
+    path("settings/", include("crm.settings_urls")),
+    # A new member's emailed link (crm.team.send_set_password_link): Django's password-reset token.
+    path(
+        "accounts/set-password/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="registration/set_password.html", success_url="/accounts/set-password/done/"
+        ),
+        name="set-password",
+    ),
+    path(
+        "accounts/set-password/done/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="registration/set_password_done.html"),
+        name="set-password-done",
+    ),
 ]

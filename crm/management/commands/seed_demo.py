@@ -14,17 +14,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from crm import events, follow_ups, scoring, services
+from crm.first_run import DEFAULT_STAGES
 from crm.models import AGENTS_GROUP, MANAGERS_GROUP, Delivery, FollowUp, Interaction, Lead, Stage, local_day
 
-STAGES = [
-    ("New", "new", "open", None),
-    ("Contacted", "contacted", "open", None),
-    ("Qualified", "qualified", "open", None),
-    ("Proposal", "proposal", "open", 40),
-    ("Negotiation", "negotiation", "open", 25),
-    ("Won", "won", "won", None),
-    ("Lost", "lost", "lost", None),
-]
 FOLLOW_UP_NOTES = ["Call back", "Send pricing", "Check in after the demo", "Ask for references", ""]
 SOURCES = ["Website", "Referral", "Trade show", "Cold call", "LinkedIn", "Partner"]
 # How each source's leads convert, as log-odds (0 is even odds): referrals and partners are warm.
@@ -198,7 +190,7 @@ class Command(BaseCommand):
 
     def make_stages(self) -> dict[str, Stage]:
         stages = {}
-        for order, (name, slug, kind, wip) in enumerate(STAGES):
+        for order, (name, slug, kind, wip) in enumerate(DEFAULT_STAGES):
             stages[slug], _ = Stage.objects.get_or_create(
                 slug=slug, defaults={"name": name, "order": order, "kind": kind, "wip_limit": wip}
             )
