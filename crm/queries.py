@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 from django.http import QueryDict
@@ -150,16 +151,33 @@ def board(board_filter: BoardFilter, page_size: int | None = None) -> list[Colum
     stages = list(Stage.objects.all())
     stats = column_stats()
     columns = {s.pk: Column(s, *stats.get(s.pk, (0, Decimal(0)))) for s in stages}
-    ranked = board_filter.apply(card_queryset()).annotate(
-        rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=[F("position").asc(), F("id").asc()])
-    )
-    for lead in ranked.filter(rank__lte=page_size + 1).order_by("stage_id", "rank"):
+    for lead in _first_cards(board_filter.apply(card_queryset()), stages, page_size + 1):
         column = columns[lead.stage_id]
-        if lead.rank > page_size:
+        if len(column.cards) == page_size:
             column.has_more = True
         else:
             column.cards.append(lead)
     return list(columns.values())
+
+
+def _first_cards(leads: QuerySet, stages: list[Stage], per_stage: int) -> list[Lead]:
+    """Each column's first `per_stage` cards, column by column in board order.
+
+    Where the database can LIMIT inside a compound query (Postgres), one index scan per column joined by
+    UNION ALL: it reads what it returns, however big the board. Elsewhere (SQLite) a window query ranks
+    every card and keeps the first ones.
+    """
+    if not stages:
+        return []
+    if connection.features.supports_slicing_ordering_in_compound:
+        parts = [leads.filter(stage=stage).board_order()[:per_stage] for stage in stages]
+        order = {stage.pk: i for i, stage in enumerate(stages)}
+        rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+        return sorted(rows, key=lambda lead: (order[lead.stage_id], lead.position, lead.pk))
+    ranked = leads.annotate(
+        rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=[F("position").asc(), F("id").asc()])
+    )
+    return list(ranked.filter(rank__lte=per_stage).order_by("stage_id", "rank"))
 
 
 def column_page(stage: Stage, board_filter: BoardFilter, after: tuple[int, int] | None) -> tuple[list, bool]:
