@@ -255,6 +255,8 @@ BOARD_CATCHUP_LIMIT = 200  # missed events replayed on reconnect; more than this
 BOARD_EVENT_RETENTION = 5000  # events kept for catch-up
 # Every socket re-reads its session this often (logout, deactivation and role changes close it at once).
 SOCKET_SESSION_RECHECK_SECONDS = 60
+# Who is on the board is sent at most this often, and only when it changed (realtime/presence.py).
+PRESENCE_INTERVAL_SECONDS = float(os.environ.get("PRESENCE_INTERVAL_SECONDS", "1.0"))
 
 # --- Analytics (crm/analytics.py) -----------------------------------------------------------------
 # Heatmap cells against the team's overall conversion rate: green at or above 1.2x, red below 0.8x.

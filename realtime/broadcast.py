@@ -217,32 +217,30 @@ class Viewer:
 # --- Presence and dragging: ephemeral, not numbered -----------------------------------------------
 
 
-def join(channel_name: str, user) -> None:
-    Presence.objects.update_or_create(
-        channel_name=channel_name, defaults={"user": user, "seen_at": timezone.now()}
-    )
-    send_presence()
-
-
-def touch(channel_name: str) -> None:
-    Presence.objects.filter(channel_name=channel_name).update(seen_at=timezone.now())
-
-
-def leave(channel_name: str) -> None:
-    Presence.objects.filter(channel_name=channel_name).delete()
-    send_presence()
+def record_presence(arrived: dict[str, int], departed: set[str], touched: set[str]) -> list:
+    """Write one presence tick (see realtime.presence) and return who is on the board, by username."""
+    now = timezone.now()
+    if departed:
+        Presence.objects.filter(channel_name__in=departed).delete()
+    if arrived:
+        Presence.objects.bulk_create(
+            [Presence(channel_name=name, user_id=pk, seen_at=now) for name, pk in arrived.items()],
+            update_conflicts=True,
+            unique_fields=["channel_name"],
+            update_fields=["user", "seen_at"],
+        )
+    if touched:
+        Presence.objects.filter(channel_name__in=touched).update(seen_at=now)
+    return present_users()
 
 
 def present_users() -> list:
-    from django.contrib.auth import get_user_model
-
     fresh = Presence.objects.filter(seen_at__gte=timezone.now() - PRESENCE_TTL).values("user_id")
     return list(get_user_model().objects.filter(pk__in=fresh).order_by("username"))
 
 
-def send_presence() -> None:
-    html = render_to_string("crm/partials/presence.html", {"present": present_users(), "oob": True})
-    _group_send(BOARD_GROUP, {"type": "board.ephemeral", "html": html, "exclude": ""})
+def render_presence(people: list) -> str:
+    return render_to_string("crm/partials/presence.html", {"present": people, "oob": True})
 
 
 def send_dragging(channel_name: str, user, lead_id: int, dragging: bool) -> None:

@@ -11,6 +11,7 @@ from django.conf import settings
 
 from crm.permissions import is_manager
 from realtime import broadcast, sessions
+from realtime.presence import hub as presence
 
 log = logging.getLogger(__name__)
 security_log = logging.getLogger("pipeline.security")
@@ -119,7 +120,7 @@ class BoardConsumer(SessionBound):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.bind_session(user)
-        await database_sync_to_async(broadcast.join)(self.channel_name, user)
+        presence.arrive(self, user.pk)  # no query: told to the table and the boards on the next tick
 
     async def still_allowed(self, user) -> None:
         self.user, self.viewer = user, await database_sync_to_async(broadcast.Viewer.of)(user)  # a new role
@@ -133,7 +134,7 @@ class BoardConsumer(SessionBound):
             await database_sync_to_async(broadcast.send_dragging)(
                 self.channel_name, self.user, self.dragging, False
             )
-        await database_sync_to_async(broadcast.leave)(self.channel_name)
+        presence.depart(self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.limit.allow():
@@ -152,7 +153,7 @@ class BoardConsumer(SessionBound):
         elif kind == "filters":
             self.filter_by(message.get("filters"))
         elif kind == "ping":
-            await database_sync_to_async(broadcast.touch)(self.channel_name)
+            presence.touch(self.channel_name)
         elif kind in {"drag", "drop"}:
             await self.drag(message.get("lead"), kind == "drag")
 
