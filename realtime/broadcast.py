@@ -16,6 +16,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 from django.http import QueryDict
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -154,11 +155,27 @@ def send_board_frame(kind: str, html: str, cards: list[dict] | None = None) -> i
     """Number and send a frame; `cards` are the facts of the cards in it, from which each socket says what
     its viewer may do with them (see Viewer)."""
     cards = cards or []
-    seq = BoardEvent.objects.create(kind=kind, html=html, cards=cards).pk
+    seq = _numbered(kind, html, cards)
     if seq % 500 == 0:
         BoardEvent.objects.filter(pk__lte=seq - settings.BOARD_EVENT_RETENTION).delete()
     _group_send(BOARD_GROUP, {"type": "board.event", "seq": seq, "html": html, "cards": cards})
     return seq
+
+
+def _numbered(kind: str, html: str, cards: list[dict]) -> int:
+    """Store the frame for catch-up; its id is its number.
+
+    On Postgres the insert does not wait for its commit to reach the disk (`synchronous_commit` off for this
+    transaction only): the change the frame shows is durable already, and the frame is a replay copy of it.
+    A crash could lose the last fraction of a second of frames, never a number: sequences skip ahead after
+    a crash, so no number is handed out twice, and `missed_since` answers a gap with a reload. That saves
+    one disk flush per frame, on the path of every move.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        return BoardEvent.objects.create(kind=kind, html=html, cards=cards).pk
 
 
 def latest_seq() -> int:
@@ -167,12 +184,14 @@ def latest_seq() -> int:
 
 def missed_since(seq: int) -> list[tuple[int, str, list[dict]]] | None:
     """Frames after `seq`, with their cards' facts, oldest first; None when too many were missed (or pruned)
-    to replay."""
+    to replay, or when the numbers after `seq` have a gap."""
     # Pruning keeps far more events than a catch-up replays, so a pruned gap always shows up as "too many".
     limit = settings.BOARD_CATCHUP_LIMIT
     rows = BoardEvent.objects.filter(pk__gt=seq).order_by("pk").values_list("pk", "html", "cards")
     rows = list(rows[: limit + 1])
-    return None if len(rows) > limit else rows
+    if len(rows) > limit or any(row[0] != seq + i for i, row in enumerate(rows, start=1)):
+        return None  # too many, or a number is missing (not yet committed, or lost): the board reloads
+    return rows
 
 
 @dataclass
