@@ -303,13 +303,21 @@ class Audience:
         self.sockets: list = []
         self.tasks: list[asyncio.Task] = []
         self.round: Round | None = None
+        self.tried = 0
+        self.refused: list[str] = []
         self.last_message = time.monotonic()
 
     async def add(self, url: str, origin: str, cookie: str | None) -> None:
         from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidHandshake
 
         headers = [("Cookie", f"sessionid={cookie}")] if cookie else []
-        ws = await connect(url, origin=origin, additional_headers=headers, proxy=None, max_queue=None)
+        self.tried += 1
+        try:
+            ws = await connect(url, origin=origin, additional_headers=headers, proxy=None, max_queue=None)
+        except (InvalidHandshake, TimeoutError, OSError) as error:
+            self.refused.append(f"{type(error).__name__}: {error}")  # reported, never retried
+            return
         self.sockets.append(ws)
         self.tasks.append(asyncio.create_task(self.read(ws)))
 
@@ -404,8 +412,8 @@ async def run(args, data: dict, product_ports: list[int], bare_ports: list[int])
             (bare, bare_ports, floor.socket_path, None),
         ):
             start = time.perf_counter()
-            while len(audience.sockets) < count:
-                batch = range(len(audience.sockets), min(count, len(audience.sockets) + 50))
+            while audience.tried < count:
+                batch = range(audience.tried, min(count, audience.tried + 50))
                 await asyncio.gather(
                     *(
                         audience.add(
@@ -430,7 +438,11 @@ async def run(args, data: dict, product_ports: list[int], bare_ports: list[int])
                 product_ms.append(last)
                 post_ms.append(answered)
                 bare_ms.append(bare_last)
-        dropped = sum(ws.close_code is not None for ws in product.sockets + bare.sockets)
+        dropped = {a.name: sum(ws.close_code is not None for ws in a.sockets) for a in (product, bare)}
+        dropped = {a.name: dropped[a.name] + len(a.refused) for a in (product, bare)}
+        for a in (product, bare):
+            if a.refused:
+                print(f"  {a.name}: {len(a.refused)} refused, e.g. {a.refused[0]}", file=sys.stderr)
         results.append(
             {
                 "agents": count,
@@ -441,7 +453,13 @@ async def run(args, data: dict, product_ports: list[int], bare_ports: list[int])
                 "dropped": dropped,
             }
         )
-        print(f"  {count} agents: done", file=sys.stderr)
+        print(
+            f"  {count} agents: p50 product {statistics.median(product_ms):.1f} ms,"
+            f" {floor.label} {statistics.median(bare_ms):.1f} ms, connect {arrivals}, lost {dropped},"
+            f" load {os.getloadavg()[0]:.1f}",
+            file=sys.stderr,
+            flush=True,
+        )
     await product.close()
     await bare.close()
     return results, floors
@@ -540,7 +558,8 @@ def main() -> None:
     print("connecting (s, each app's new sockets on its own, 50 at a time) and sockets dropped by the end:")
     for r in results:
         times = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in r["connect"].items())
-        print(f"  {r['agents']:>6} agents: {times}; dropped {r['dropped']}")
+        lost = ", ".join(f"{name} {n}" for name, n in r["dropped"].items())
+        print(f"  {r['agents']:>6} agents: {times}; refused or dropped: {lost}")
     print("request floors through daphne (median ms, no sockets connected):")
     for label, ms in floors:
         print(f"  {label:<58} {ms:>6.1f}")
