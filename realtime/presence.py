@@ -108,8 +108,12 @@ class Hub:
         html = broadcast.render_presence(people)
         for name in targets:
             consumer = self.sockets.get(name)
-            if consumer is not None:
+            if consumer is None:
+                continue
+            try:
                 await consumer.send(text_data=html)
+            except Exception:  # a socket closing under us: its disconnect will remove it; tell the rest
+                log.debug("presence not sent to %s", name, exc_info=True)
 
 
 hub = Hub()
