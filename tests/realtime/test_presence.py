@@ -115,3 +115,21 @@ def test_a_tick_writes_any_number_of_arrivals_in_the_same_queries(alice, bob):
     assert len(hundred) == len(one) <= 4  # an upsert (in its transaction) and a read of who is there
     assert [u.username for u in people] == ["alice", "bob"]
     assert Presence.objects.count() == 101
+
+
+class ClosingSocket:
+    """A consumer whose client has gone: sending to it fails until its disconnect removes it."""
+
+    channel_name = "closing-socket"
+
+    async def send(self, text_data=None):
+        raise RuntimeError("Attempt to send on a closed protocol")
+
+
+async def test_a_socket_closing_during_a_tick_does_not_keep_the_list_from_the_others(connect, alice, bob):
+    hub.arrive(ClosingSocket(), bob.pk)  # first in line
+    alices = await board(connect, alice)
+
+    await hub.tick()
+
+    assert await alices.next_presence() == ["alice", "bob"]
