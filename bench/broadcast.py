@@ -1,6 +1,11 @@
 """How long a move takes to reach every agent's board, beside the floor a bare Channels app sets.
 
-    .venv/bin/python bench/broadcast.py [--agents 1,50,200] [--moves 30] [--processes 1]
+    .venv/bin/python bench/broadcast.py [--agents 1,50,200] [--moves 30] [--processes 1] [--floor channels]
+
+--floor channels measures beside ../shared/bench/channels_floor.py (a minimal Django Channels app: an async
+view doing one group_send, a consumer forwarding it), run from where it is on the same Redis pub/sub layer;
+the default, --floor bare, beside bench/bare_app.py. Each app's arrivals are timed on their own (50 sockets
+at a time), and sockets refused at the handshake or closed by the end are counted.
 
 Runs against Postgres and Redis (defaults: database `pipeline_bench`, Redis db 9, channel prefix `bench`;
 override with DATABASE_URL / REDIS_URL / CHANNEL_PREFIX). It replaces the leads in that database.
