@@ -32,6 +32,7 @@ def setup_django(sqlite: bool) -> None:
     if sqlite:
         os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench-board.sqlite3'}"
     os.environ.setdefault("DEBUG", "0")
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "false")  # the test client speaks plain HTTP
     os.environ.setdefault("SECRET_KEY", "benchmark-only")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     import django

@@ -1,6 +1,11 @@
 """How long a move takes to reach every agent's board, beside the floor a bare Channels app sets.
 
-    .venv/bin/python bench/broadcast.py [--agents 1,50,200] [--moves 30] [--processes 1]
+    .venv/bin/python bench/broadcast.py [--agents 1,50,200] [--moves 30] [--processes 1] [--floor channels]
+
+--floor channels measures beside ../shared/bench/channels_floor.py (a minimal Django Channels app: an async
+view doing one group_send, a consumer forwarding it), run from where it is on the same Redis pub/sub layer;
+the default, --floor bare, beside bench/bare_app.py. Each app's arrivals are timed on their own (50 sockets
+at a time), and sockets refused at the handshake or closed by the end are counted.
 
 Runs against Postgres and Redis (defaults: database `pipeline_bench`, Redis db 9, channel prefix `bench`;
 override with DATABASE_URL / REDIS_URL / CHANNEL_PREFIX). It replaces the leads in that database.
@@ -26,6 +31,7 @@ import sys
 import time
 from collections import defaultdict
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -37,6 +43,9 @@ DEFAULT_ENV = {
     "REDIS_URL": "redis://127.0.0.1:6379/9",
     "CHANNEL_PREFIX": "bench",
     "SECRET_KEY": "benchmark-only-key-0123456789abcdef",
+    # Plain HTTP on 127.0.0.1, as a proxy would hand it over: no redirect to https, cookies sent over http.
+    "SECURE_SSL_REDIRECT": "false",
+    "SECURE_COOKIES": "false",
 }
 for _name, _value in DEFAULT_ENV.items():
     os.environ.setdefault(_name, _value)
@@ -45,6 +54,8 @@ os.environ.setdefault("SECRET_KEY", "benchmark-only")
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,testserver")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
+# The minimal Channels app the lead keeps beside the repository (run from there, not copied in).
+CHANNELS_FLOOR_DIR = ROOT.parent / "shared" / "bench"
 CSRF = secrets.token_hex(16)  # 32 characters: Django accepts an unmasked secret equal to the cookie
 VERSION = re.compile(r'data-version="(\d+)"')
 
@@ -201,8 +212,48 @@ def server_command(server: str, port: int, app: str) -> list[str]:
     return [str(daphne), "-b", "127.0.0.1", "-p", str(port), "--verbosity", "0", app]
 
 
-def start_servers(app: str, ports: list[int], server: str = "daphne") -> list[subprocess.Popen]:
-    env = dict(os.environ, LOG_LEVEL="ERROR")  # 4xx of the floor measurements are expected
+@dataclass(frozen=True)
+class Floor:
+    """The app a move is measured beside: how to start it, where its sockets go, how to make it send."""
+
+    label: str
+    app: str
+    socket_path: str
+    env: dict
+    pythonpath: str = ""
+
+    def send(self, port: int, n: int):
+        if self.label == "bare app":
+            return post(port, f"/send/?n={n}")
+        return post(port, "/move", floor_payload(n))
+
+
+FLOORS = {
+    # A raw-ASGI-like Channels app built on the product's settings (bench/bare_app.py).
+    "bare": Floor("bare app", "bench.bare_app:application", "/ws/bare/", {}),
+    # The fairer floor: a minimal Django Channels app, async view + forwarding consumer, same Redis layer.
+    "channels": Floor(
+        "channels app",
+        "channels_floor:application",
+        "/ws/board",
+        {"FLOOR_LAYER": "pubsub"},
+        str(CHANNELS_FLOOR_DIR),
+    ),
+}
+
+
+def floor_payload(n: int) -> bytes:
+    """What the Channels floor sends on: as big as a move's frame (1.7 kB), marked with its number."""
+    return (f'<div data-n="{n}">' + "x" * 1650 + "</div>").encode()
+
+
+def start_servers(
+    app: str, ports: list[int], server: str = "daphne", extra_env: dict | None = None, pythonpath: str = ""
+) -> list:
+    # LOG_LEVEL: the 4xx of the floor measurements are expected
+    env = dict(os.environ, LOG_LEVEL="ERROR", **(extra_env or {}))
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH", "")]))
     return [
         subprocess.Popen(
             server_command(server, port, app),
@@ -269,13 +320,21 @@ class Audience:
         self.sockets: list = []
         self.tasks: list[asyncio.Task] = []
         self.round: Round | None = None
+        self.tried = 0
+        self.refused: list[str] = []
         self.last_message = time.monotonic()
 
     async def add(self, url: str, origin: str, cookie: str | None) -> None:
         from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidHandshake
 
         headers = [("Cookie", f"sessionid={cookie}")] if cookie else []
-        ws = await connect(url, origin=origin, additional_headers=headers, proxy=None, max_queue=None)
+        self.tried += 1
+        try:
+            ws = await connect(url, origin=origin, additional_headers=headers, proxy=None, max_queue=None)
+        except (InvalidHandshake, TimeoutError, OSError) as error:
+            self.refused.append(f"{type(error).__name__}: {error}")  # reported, never retried
+            return
         self.sockets.append(ws)
         self.tasks.append(asyncio.create_task(self.read(ws)))
 
@@ -336,7 +395,8 @@ async def timed_round(audience: Audience, markers: tuple[str, ...], send) -> tup
 
 
 async def run(args, data: dict, product_ports: list[int], bare_ports: list[int]) -> list[dict]:
-    product, bare = Audience("product"), Audience("bare app")
+    floor = FLOORS[args.floor]
+    product, bare = Audience("product"), Audience(floor.label)
     lead_id, version = data["lead_id"], data["version"]
     mover = {
         "Cookie": f"sessionid={data['manager_session']}; csrftoken={CSRF}",
@@ -357,31 +417,31 @@ async def run(args, data: dict, product_ports: list[int], bare_ports: list[int])
     sends = 0
 
     async def bare_send():
-        return await post(bare_ports[0], f"/send/?n={sends}")
+        return await floor.send(bare_ports[0], sends)
 
-    floors = await request_floors(product_ports[0], bare_ports[0], lead_id, mover)
+    floors = await request_floors(floor, product_ports[0], bare_ports[0], lead_id, mover)
     results = []
     for count in args.agents:
-        while len(product.sockets) < count:
-            batch = range(len(product.sockets), min(count, len(product.sockets) + 10))
-            await asyncio.gather(
-                *(
-                    product.add(
-                        f"ws://127.0.0.1:{product_ports[i % len(product_ports)]}/ws/board/",
-                        f"http://127.0.0.1:{product_ports[i % len(product_ports)]}",
-                        data["agent_sessions"][i],
+        # Each app's arrivals on their own clock, 50 at a time, as a reconnect storm comes in.
+        arrivals = {}
+        for audience, ports, path, cookies in (
+            (product, product_ports, "/ws/board/", data["agent_sessions"]),
+            (bare, bare_ports, floor.socket_path, None),
+        ):
+            start = time.perf_counter()
+            while audience.tried < count:
+                batch = range(audience.tried, min(count, audience.tried + 50))
+                await asyncio.gather(
+                    *(
+                        audience.add(
+                            f"ws://127.0.0.1:{ports[i % len(ports)]}{path}",
+                            f"http://127.0.0.1:{ports[i % len(ports)]}",
+                            cookies[i] if cookies else None,
+                        )
+                        for i in batch
                     )
-                    for i in batch
-                ),
-                *(
-                    bare.add(
-                        f"ws://127.0.0.1:{bare_ports[i % len(bare_ports)]}/ws/bare/",
-                        f"http://127.0.0.1:{bare_ports[i % len(bare_ports)]}",
-                        None,
-                    )
-                    for i in batch
-                ),
-            )
+                )
+            arrivals[audience.name] = time.perf_counter() - start
         await product.quiet()
         product_ms, bare_ms, post_ms = [], [], []
         for i in range(args.warmup + args.moves):
@@ -395,15 +455,35 @@ async def run(args, data: dict, product_ports: list[int], bare_ports: list[int])
                 product_ms.append(last)
                 post_ms.append(answered)
                 bare_ms.append(bare_last)
-        results.append({"agents": count, "product": product_ms, "bare": bare_ms, "post": post_ms})
-        print(f"  {count} agents: done", file=sys.stderr)
+        dropped = {a.name: sum(ws.close_code is not None for ws in a.sockets) for a in (product, bare)}
+        dropped = {a.name: dropped[a.name] + len(a.refused) for a in (product, bare)}
+        for a in (product, bare):
+            if a.refused:
+                print(f"  {a.name}: {len(a.refused)} refused, e.g. {a.refused[0]}", file=sys.stderr)
+        results.append(
+            {
+                "agents": count,
+                "product": product_ms,
+                "bare": bare_ms,
+                "post": post_ms,
+                "connect": arrivals,
+                "dropped": dropped,
+            }
+        )
+        print(
+            f"  {count} agents: p50 product {statistics.median(product_ms):.1f} ms,"
+            f" {floor.label} {statistics.median(bare_ms):.1f} ms, connect {arrivals}, lost {dropped},"
+            f" load {os.getloadavg()[0]:.1f}",
+            file=sys.stderr,
+            flush=True,
+        )
     await product.close()
     await bare.close()
     return results, floors
 
 
 async def request_floors(
-    product_port: int, bare_port: int, lead_id: int, mover: dict
+    floor: Floor, product_port: int, bare_port: int, lead_id: int, mover: dict
 ) -> list[tuple[str, float]]:
     """What a request costs each server before any move or socket: the floor under the numbers above."""
 
@@ -419,8 +499,8 @@ async def request_floors(
     invalid = urlencode({"stage": "new"}).encode()  # no index or version: 400 before any write
     return [
         (
-            "bare app: POST /send/ (one group_send, nobody listening)",
-            await median_ms(lambda: post(bare_port, "/send/?n=0"), 200),
+            f"{floor.label}: POST (one group_send, nobody listening)",
+            await median_ms(lambda: floor.send(bare_port, 0), 200),
         ),
         (
             "product: POST to a missing URL (404: middleware only)",
@@ -447,6 +527,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--processes", type=int, default=1, help="daphne processes per app")
     parser.add_argument("--leads", type=int, default=1000, help="open leads on the board")
+    parser.add_argument("--floor", choices=sorted(FLOORS), default="bare", help="the app to measure beside")
     parser.add_argument("--port", type=int, default=8201, help="first product port; the bare app's is +10")
     parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne", help="of both apps")
     args = parser.parse_args()
@@ -466,7 +547,8 @@ def main() -> None:
     product_ports = [args.port + i for i in range(args.processes)]
     bare_ports = [args.port + 10 + i for i in range(args.processes)]
     servers = start_servers("project.asgi:application", product_ports, args.server)
-    servers += start_servers("bench.bare_app:application", bare_ports, args.server)
+    floor = FLOORS[args.floor]
+    servers += start_servers(floor.app, bare_ports, args.server, floor.env, floor.pythonpath)
     try:
         wait_listening(product_ports + bare_ports, servers)
         results, floors = asyncio.run(run(args, data, product_ports, bare_ports))
@@ -481,7 +563,7 @@ def main() -> None:
     print(f"versions: Python {sys.version.split()[0]}, {versions()}")
     print("ms from the POST to the LAST agent having the frame (p50 / p95); POST = the mover's answer")
     header = (
-        f"{'agents':>6} | {'product':>15} | {'bare app':>15} | {'ratio p50':>9} {'p95':>5} | {'POST p50':>8}"
+        f"{'agents':>6} | {'product':>15} | {floor.label:>15} | {'ratio p50':>9} {'p95':>5} | {'POST p50':>8}"
     )
     print(header)
     for r in results:
@@ -491,6 +573,11 @@ def main() -> None:
             f"{r['agents']:>6} | {p50:>6.1f} / {p95:>6.1f} | {b50:>6.1f} / {b95:>6.1f} |"
             f" {p50 / b50:>8.2f}x {p95 / b95:>4.2f}x | {percentile(r['post'], 50):>8.1f}"
         )
+    print("connecting (s, each app's new sockets on its own, 50 at a time) and sockets dropped by the end:")
+    for r in results:
+        times = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in r["connect"].items())
+        lost = ", ".join(f"{name} {n}" for name, n in r["dropped"].items())
+        print(f"  {r['agents']:>6} agents: {times}; refused or dropped: {lost}")
     print(f"request floors through {args.server} (median ms, no sockets connected):")
     for label, ms in floors:
         print(f"  {label:<58} {ms:>6.1f}")

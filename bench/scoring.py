@@ -1,6 +1,7 @@
 """Rescoring end to end: N open leads (default 100,000) read from the database, scored, changes written.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pipeline_bench .venv/bin/python bench/scoring.py [N]
+    ... bench/scoring.py --again     # the rescores only, on the leads and model a previous run left
 
 Creates its own leads in the database it is pointed at (it refuses a database that already has leads),
 trains a model on 2,000 synthetic closed leads, then times three rescores: the first (every score changes),
@@ -76,23 +77,29 @@ def make_leads(n: int, closed: int) -> None:
 
 
 def timed(label: str, fn):
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = fn()
-    print(f"{label:<48} {time.perf_counter() - started:7.2f} s")
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(f"{label:<48} {wall:7.2f} s  (CPU {cpu:.2f} s, load {os.getloadavg()[0]:.1f})", flush=True)
     return result
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    again = "--again" in sys.argv  # rescore the leads and model a previous run of this script left
+    numbers = [a for a in sys.argv[1:] if a != "--again"]
+    n = int(numbers[0]) if numbers else 100_000
     call_command("migrate", verbosity=0)
-    if Lead.objects.exists():
+    if Lead.objects.exists() and not again:
         sys.exit("This database has leads already; point DATABASE_URL at an empty benchmark database.")
     settings.MODEL_DIR = Path(settings.VAR_DIR) / "bench-models"
+    n = Lead.objects.open().count() if again else n
     print(f"database: {connection.vendor}, open leads: {n:,}, cores: {os.cpu_count()}")
+    print(f"load average at start: {os.getloadavg()[0]:.1f}")
     with events.muted():
-        call_command("seed_demo", leads=0, verbosity=0)
-        timed(f"create {n:,} open + 2,000 closed leads", lambda: make_leads(n, 2000))
-        timed("train on the 2,000 closed leads", scoring.train)
+        if not again:
+            call_command("seed_demo", leads=0, verbosity=0)
+            timed(f"create {n:,} open + 2,000 closed leads", lambda: make_leads(n, 2000))
+            timed("train on the 2,000 closed leads", scoring.train)
         changed = timed("rescore #1 (every score written)", scoring.rescore)
         print(f"  changed: {len(changed):,}")
         changed = timed("rescore #2 (nothing changed)", scoring.rescore)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum, Value, Window
 from django.db.models.functions import Coalesce, RowNumber
 from django.http import QueryDict
@@ -122,6 +123,10 @@ def time_filters(params) -> dict:
     }
 
 
+def _or(value, missing):
+    return missing if value is None else value
+
+
 @dataclass(frozen=True)
 class BoardSort:
     """The order of the board's columns: by position (the default, and the only order a drag changes) or,
@@ -188,6 +193,14 @@ class BoardSort:
         except InvalidOperation as error:
             raise ValueError(key) from error
 
+    def sorted(self, leads) -> list[Lead]:
+        """Cards already read, in this order (for rows a compound query returns unordered)."""
+        if self.by_position:
+            return sorted(leads, key=lambda lead: (lead.position, lead.pk))
+        _, name, missing = self.CHOICES[self.name]
+        by_id = sorted(leads, key=lambda lead: lead.pk)
+        return sorted(by_id, key=lambda lead: _or(getattr(lead, name), missing), reverse=True)  # stable
+
     def page_key(self, lead: Lead) -> str:
         """Where the next page starts after this card: `key:id` for the "load more" URL."""
         _, name, missing = self.CHOICES[self.name]
@@ -249,12 +262,9 @@ def board(
     for stage in stages:
         count, total = matching.get(stage.pk, (0, Decimal(0)))
         columns[stage.pk] = Column(stage, count, total, all_count=every.get(stage.pk, (0,))[0])
-    ranked = board_filter.apply(card_queryset()).annotate(
-        rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=board_sort.order())
-    )
-    for lead in ranked.filter(rank__lte=page_size + 1).order_by("stage_id", "rank"):
+    for lead in _first_cards(board_filter.apply(card_queryset()), stages, page_size + 1, board_sort):
         column = columns[lead.stage_id]
-        if lead.rank > page_size:
+        if len(column.cards) == page_size:
             column.has_more = True
         else:
             column.cards.append(lead)
@@ -262,6 +272,27 @@ def board(
         if column.cards:
             column.after = board_sort.page_key(column.cards[-1])
     return list(columns.values())
+
+
+def _first_cards(leads: QuerySet, stages: list[Stage], per_stage: int, board_sort: BoardSort) -> list[Lead]:
+    """Each column's first `per_stage` cards, column by column in board order.
+
+    Where the database can LIMIT inside a compound query (Postgres), one index scan per column joined by
+    UNION ALL: it reads what it returns, however big the board. Elsewhere (SQLite) a window query ranks
+    every card and keeps the first ones.
+    """
+    if not stages:
+        return []
+    if connection.features.supports_slicing_ordering_in_compound:
+        parts = [board_sort.apply(leads.filter(stage=stage))[:per_stage] for stage in stages]
+        order = {stage.pk: i for i, stage in enumerate(stages)}
+        rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+        # sorted() is stable: each column keeps its order
+        return sorted(board_sort.sorted(rows), key=lambda lead: order[lead.stage_id])
+    ranked = leads.annotate(
+        rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=board_sort.order())
+    )
+    return list(ranked.filter(rank__lte=per_stage).order_by("stage_id", "rank"))
 
 
 def column_page(

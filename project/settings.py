@@ -267,6 +267,8 @@ SOCKET_SESSION_RECHECK_SECONDS = 60
 # A fresh database gets the default pipeline from a migration (crm/first_run.py); the test suite turns this
 # off, since its tests arrange the stages they need.
 FIRST_RUN_STAGES = True
+# Who is on the board is sent at most this often, and only when it changed (realtime/presence.py).
+PRESENCE_INTERVAL_SECONDS = float(os.environ.get("PRESENCE_INTERVAL_SECONDS", "1.0"))
 
 # --- Analytics (crm/analytics.py) -----------------------------------------------------------------
 # Heatmap cells against the team's overall conversion rate: green at or above 1.2x, red below 0.8x.

@@ -12,6 +12,7 @@ from django.db import DatabaseError
 
 from crm.permissions import is_manager
 from realtime import broadcast, sessions
+from realtime.presence import hub as presence
 
 log = logging.getLogger(__name__)
 security_log = logging.getLogger("pipeline.security")
@@ -121,7 +122,7 @@ class BoardConsumer(SessionBound):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.bind_session(user)
-        await database_sync_to_async(broadcast.join)(self.channel_name, user)
+        presence.arrive(self, user.pk)  # no query: told to the table and the boards on the next tick
 
     async def still_allowed(self, user) -> None:
         self.user, self.viewer = user, await database_sync_to_async(broadcast.Viewer.of)(user)  # a new role
@@ -135,7 +136,7 @@ class BoardConsumer(SessionBound):
             await database_sync_to_async(broadcast.send_dragging)(
                 self.channel_name, self.user, self.dragging, False
             )
-        await database_sync_to_async(broadcast.leave)(self.channel_name)
+        presence.depart(self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.limit.allow():
@@ -166,8 +167,8 @@ class BoardConsumer(SessionBound):
     async def ping(self) -> None:
         """A browser's ping every 30 s: keeps its presence fresh, and fills any gap the layer left (frames
         sent while Redis restarted reach no socket: they wait in the database for this or the next frame)."""
+        presence.touch(self.channel_name)
         try:
-            await database_sync_to_async(broadcast.touch)(self.channel_name)
             if self.seq and await database_sync_to_async(broadcast.latest_seq)() > self.seq:
                 await self.catch_up(self.seq)
         except DatabaseError as error:  # the database is away: the socket stays, the next ping tries again

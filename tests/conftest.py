@@ -8,7 +8,7 @@ from django.core.cache import cache
 
 from crm import events, scoring
 from crm.models import Stage
-from realtime import broadcast
+from realtime import broadcast, presence
 from tests.datasets import BANK_CSV
 from tests.factories import LeadFactory, SourceFactory, UserFactory, manager_user, pipeline_stages
 
@@ -84,6 +84,7 @@ def clean_slate(request, settings, tmp_path):
         settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MODEL_DIR = tmp_path / "models"
+    settings.PRESENCE_INTERVAL_SECONDS = 0.02  # the coalescing tests choose their own ticks
     cache.clear()
     dramatiq.get_broker().flush_all()
     yield
@@ -91,6 +92,7 @@ def clean_slate(request, settings, tmp_path):
     # The process's own state: a model from this test's folder, the loop of this test's sockets.
     scoring.live_model.reset()
     broadcast.server_loop.reset()
+    presence.hub.reset()
 
 
 @pytest.fixture

@@ -347,6 +347,19 @@ async def test_a_ping_brings_lost_frames_when_no_later_frame_comes(open_socket, 
     assert seq_of(await bobs.next_board_frame()) == first + 1
 
 
+async def test_reconnect_across_a_missing_number_gets_a_refresh(open_socket, alice, lead, missed_three_moves):
+    """A frame lost in a crash (or not yet committed) leaves a gap: replaying past it would skip a change."""
+    last_seen = await missed_three_moves()
+    await database_sync_to_async(lambda: BoardEvent.objects.get(pk=last_seen + 2).delete())()
+    socket = await open_socket(alice)
+
+    await socket.send_json_to({"type": "hello", "last_seq": last_seen})
+
+    frame = await socket.receive_from()
+    assert 'id="board-refresh"' in frame
+    assert await socket.receive_nothing()
+
+
 # --- Presence and dragging ------------------------------------------------------------------------
 
 
