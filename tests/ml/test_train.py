@@ -187,7 +187,7 @@ def test_rare_categories_are_pooled_and_counted(now):
     model = train(build_frame(records, now), converted, candidates=("logreg",))
 
     assert model.metrics["pooled"] == {"city": 10}
-    encoder = model.pipeline.estimators[0].named_steps["prepare"].named_transformers_["categorical"][-1]
+    encoder = model.pipeline.estimators[0].named_steps["prepare"].named_transformers_["categorical"]
     assert len(encoder.get_feature_names_out()) == 3  # Lisbon, Porto, and one column for the ten villages
 
 
