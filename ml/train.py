@@ -21,7 +21,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -51,7 +51,7 @@ from sklearn.model_selection import (
     train_test_split,
 )
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import StandardScaler
 from threadpoolctl import ThreadpoolController
 
 from ml.features import ATTR_PREFIX, align_frame, column_kinds
@@ -178,6 +178,61 @@ class FrameAligner(TransformerMixin, BaseEstimator):
         return align_frame(X, self.numeric, self.categorical)
 
 
+class PooledOneHot(TransformerMixin, BaseEstimator):
+    """One-hot text columns; missing is a value of its own, and values seen fewer than `min_frequency` times
+    (or beyond the `max_categories - 1` most frequent) share one "infrequent" column, as unseen values do.
+
+    What OneHotEncoder(min_frequency, max_categories, handle_unknown="infrequent_if_exist") does, counted by
+    pandas instead of its per-value Python loop over object arrays (about 2 s a fit on 45,000 leads).
+    """
+
+    def __init__(self, min_frequency: int = MIN_CATEGORY_COUNT, max_categories: int = MAX_CATEGORIES):
+        self.min_frequency = min_frequency
+        self.max_categories = max_categories
+
+    def fit(self, X, y=None):
+        frame = self._frame(X)
+        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        self.categories_, self.infrequent_ = [], []
+        for name in frame.columns:
+            counts = frame[name].value_counts(sort=False)
+            frequent = counts[counts >= self.min_frequency]
+            kept = frequent.sort_values(ascending=False, kind="stable").index[: self.max_categories - 1]
+            self.categories_.append(np.asarray(sorted(kept), dtype=object))
+            self.infrequent_.append(len(kept) < len(counts))
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        frame = self._frame(X)
+        widths = [len(c) + int(i) for c, i in zip(self.categories_, self.infrequent_, strict=True)]
+        out = np.zeros((len(frame), sum(widths)))
+        rows, offset = np.arange(len(frame)), 0
+        for name, categories, infrequent, width in zip(
+            frame.columns, self.categories_, self.infrequent_, widths, strict=True
+        ):
+            codes = pd.Categorical(frame[name], categories=categories).codes.astype(np.intp)
+            if infrequent:
+                codes = np.where(codes < 0, len(categories), codes)
+            known = codes >= 0
+            out[rows[known], offset + codes[known]] = 1.0
+            offset += width
+        return out
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        names = []
+        for name, categories, infrequent in zip(
+            self.feature_names_in_, self.categories_, self.infrequent_, strict=True
+        ):
+            names += [f"{name}_{value}" for value in categories]
+            names += [f"{name}_infrequent"] if infrequent else []
+        return np.asarray(names, dtype=object)
+
+    @staticmethod
+    def _frame(X) -> pd.DataFrame:
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=object))
+        return frame.astype(object).fillna("(missing)")
+
+
 class HeuristicPrior(BaseEstimator):
     """The heuristic score turned into a log-odds by a one-feature logistic fit on the same leads.
 
@@ -247,13 +302,26 @@ def native_threads():
     return _thread_controller().limit(limits=NATIVE_THREADS)
 
 
+def _one_native_thread(func):
+    """For work run on a pool thread: OpenMP's thread count is per calling thread, so the limit set by
+    `train` on the main thread does not reach the pool's threads (each boosting fit there ran two spinning
+    OpenMP threads, four on two cores)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with native_threads():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
 @functools.cache
 def _thread_controller() -> ThreadpoolController:
     return ThreadpoolController()  # inspecting the loaded libraries takes milliseconds: do it once
 
 
 class _Reporter:
-    """Progress in units of model fits, the work that takes the time, so the bar moves as the time passes.
+    """Progress in units of work (rows fitted), the work that takes the time, so the bar moves as time passes.
 
     Calls are thinned to a new stage or 5% more, since each one may update every manager's dashboard.
     """
@@ -264,8 +332,8 @@ class _Reporter:
         self.done = 0
         self.last: tuple[str, float] = ("", -1.0)
 
-    def fitted(self, stage: str, fits: int = 1) -> None:
-        self.done += fits
+    def fitted(self, stage: str, units: int = 1) -> None:
+        self.done += units
         self.say(stage)
 
     def say(self, stage: str, fraction: float | None = None) -> None:
@@ -307,10 +375,16 @@ def _train(
     splits = list(_splitter(n_train, seed).split(x_train, y_train))
     repeats = _repeats(n_train)
     names = [n for n in candidates if not (n == "forest" and n_train >= ONE_SPLIT_FROM)] or list(candidates)
-    variants = [(name, option) for name in names for option in _options(name)]
+    variants = [(name, option) for name in names for option in _options(name, n_train)]
     use_prior = len(y) < BLEND_MAX_CLOSED and _heuristic_varies(frame)
     curve_sizes = _curve_sizes(n_train)
-    reporter = _Reporter(progress, len(splits) * len(names) + 2 + sum(r for _, r in curve_sizes))
+    # Progress counts rows fitted (roughly what fits cost); what follows the search is re-estimated once the
+    # choice says how many models it takes.
+    reporter = _Reporter(
+        progress,
+        sum(len(fit_rows) for fit_rows, _ in splits) * len(names)
+        + sum(rows for rows, _ in _remaining_fits(names[:2], n_train, len(y), curve_sizes)),
+    )
 
     # Preprocessing is fitted once on the training split (it never sees an outcome), so the many fits of the
     # search below are plain array fits.
@@ -329,11 +403,12 @@ def _train(
             prior = HeuristicPrior(*columns).fit(x_train.iloc[fit_rows], y_train[fit_rows])
             prior_oof[repeat, val_rows] = prior.decision_function(x_train.iloc[val_rows])
 
+    @_one_native_thread
     def cross_validate(task):
         i, name = task
         fit_rows, val_rows = splits[i]
         results = []
-        for option in _options(name):
+        for option in _options(name, n_train):
             model = _model(name, option, seed, len(fit_rows), n_jobs=1)
             X = design.train(name)
             model.fit(X[fit_rows], y_train[fit_rows])
@@ -347,7 +422,7 @@ def _train(
             for variant, logits, n_iter in results:
                 oof[variant][repeat, splits[i][1]] = logits
                 iterations[variant].append(n_iter)
-            reporter.fitted(f"Cross-validating {results[0][0][0]}")
+            reporter.fitted(f"Cross-validating {results[0][0][0]}", len(splits[i][0]))
 
     # 2. The choice: variant and its share against the prior, by pooled out-of-fold AUC per repeat. With
     # repeats, a family's option (the penalty) is picked on the first and the families compared on the
@@ -359,7 +434,7 @@ def _train(
     choices: dict = {}
     for name in names:
         variant = max(
-            ((name, option) for option in _options(name)),
+            ((name, option) for option in _options(name, n_train)),
             key=lambda v: _pooled_auc(oof[v][tune], y_train, fold_of[tune]) or -1.0,
         )
         best_variant[name] = variant
@@ -392,26 +467,55 @@ def _train(
     method = "isotonic" if len(y) >= ISOTONIC_FROM else "sigmoid"
     heuristic_cv = _pooled_auc(prior_oof, y_train, fold_of) if prior_oof is not None else None
 
-    # 3. Judged once on the held-out split: the winner fitted on the training split, calibrated out of fold.
-    reporter.say(f"Fitting {best} on the training split")
+    # 3-5. Every fit left, on both cores at once (largest first): the winner on the training split (judged on
+    # the held-out split), on samples of it (the learning curve) and on all leads (the model that is shipped).
+    remaining = _remaining_fits(members, n_train, len(y), curve_sizes)
+    reporter.total = reporter.done + sum(rows for rows, _ in remaining)
+    reporter.say(f"Fitting {best}")
+    curve_rows = _curve_samples(seed, y_train, curve_sizes)
+
+    @_one_native_thread
+    def fit_judged(m):
+        model = _model(*m, seed, n_train, n_iter=n_iters[m]).fit(design.train(m[0]), y_train)
+        return design.pipeline(m[0], model)
+
+    @_one_native_thread
+    def fit_final(m):
+        return _pipeline(columns, m[0], _model(*m, seed, len(y), n_iter=n_iters[m])).fit(frame, y)
+
+    @_one_native_thread
+    def fit_curve(m, rows):
+        model = _model(*m, seed, len(rows)).fit(design.train(m[0])[rows], y_train[rows])
+        return model.predict_proba(design.test(m[0]))[:, 1]
+
+    jobs = [(len(y), ("final", m), functools.partial(fit_final, m)) for m in members]
+    jobs += [(n_train, ("judged", m), functools.partial(fit_judged, m)) for m in members]
+    jobs += [
+        (len(rows), ("curve", point, sample, m), functools.partial(fit_curve, m, rows))
+        for point, samples in enumerate(curve_rows)
+        for sample, rows in enumerate(samples)
+        for m in members
+    ]
+    done = {}
+    with ThreadPoolExecutor(N_JOBS) as pool:
+        futures = {pool.submit(job): (rows, key) for rows, key, job in sorted(jobs, key=lambda j: -j[0])}
+        for future in as_completed(futures):
+            rows, key = futures[future]
+            done[key] = future.result()
+            reporter.fitted(f"Fitting {best}", rows)
+
+    reporter.say("Evaluating on held-out leads")
+    prior_train = HeuristicPrior(*columns).fit(x_train, y_train) if use_prior else None
     judged = ScoreModel(
-        [
-            design.pipeline(
-                m[0], _model(*m, seed, n_train, n_iter=n_iters[m]).fit(design.train(m[0]), y_train)
-            )
-            for m in members
-        ],
-        HeuristicPrior(*columns).fit(x_train, y_train) if weight < 1 else None,
+        [done["judged", m] for m in members],
+        prior_train if weight < 1 else None,
         weight,
         _calibrator(method, scores_oof.ravel(), np.tile(y_train, repeats)),
     )
-    reporter.fitted("Evaluating on held-out leads")
     test_scores = judged.decision_function(x_test)
     proba = _calibrate(judged.calibrator, test_scores)
     predicted = (proba >= 0.5).astype(int)
-    prior_test = (
-        HeuristicPrior(*columns).fit(x_train, y_train).decision_function(x_test) if use_prior else None
-    )
+    prior_test = prior_train.decision_function(x_test) if prior_train is not None else None
     metrics = {
         "model": best,
         "roc_auc": round(float(roc_auc_score(y_test, proba)), 4),
@@ -437,18 +541,16 @@ def _train(
         "pooled": _pooled_categories(frame, categorical),
     }
 
-    # 4. The learning curve: the winner on samples of the training split, judged on the same held-out leads.
-    metrics["learning_curve"] = _learning_curve(
-        members, seed, design, y_train, y_test, curve_sizes, metrics["roc_auc"], reporter
-    )
+    def curve_auc(point: int, sample: int) -> float:
+        return _auc(y_test, np.mean([done["curve", point, sample, m] for m in members], axis=0))
 
-    # 5. The shipped model: fitted on everything, calibrated on every out-of-sample score seen so far.
-    reporter.say(f"Refitting {best} on all leads")
+    metrics["learning_curve"] = [
+        {"n": size, "auc": round(float(np.mean([curve_auc(point, i) for i in range(samples)])), 4)}
+        for point, (size, samples) in enumerate(curve_sizes)
+    ] + [{"n": n_train, "auc": metrics["roc_auc"]}]
+
     final = ScoreModel(
-        [
-            _pipeline(columns, m[0], _model(*m, seed, len(y), n_iter=n_iters[m], n_jobs=N_JOBS)).fit(frame, y)
-            for m in members
-        ],
+        [done["final", m] for m in members],
         HeuristicPrior(*columns).fit(frame, y) if weight < 1 else None,
         weight,
         _calibrator(
@@ -457,7 +559,6 @@ def _train(
             np.concatenate([np.tile(y_train, repeats), y_test]),
         ),
     )
-    reporter.fitted(f"Refitting {best} on all leads")
     metrics["train_seconds"] = round(time.perf_counter() - started, 2)
     now = datetime.now(UTC)
     model = TrainedModel(
@@ -685,29 +786,25 @@ def _curve_sizes(n_train: int) -> list[tuple[int, int]]:
     ]
 
 
-def _learning_curve(members, seed, design, y_train, y_test, sizes, full_auc, reporter) -> list[dict]:
-    """Held-out AUC of the winner trained on samples of the training split; ends at the whole split."""
-    points = []
+def _curve_samples(seed: int, y_train: np.ndarray, sizes: list[tuple[int, int]]) -> list[list[np.ndarray]]:
+    """Rows of the training split per learning-curve point and sample (stratified, reproducible by seed)."""
     rng = np.random.default_rng(seed)
-    for size, samples in sizes:
-        aucs = []
-        for _ in range(samples):
-            rows, _ = train_test_split(
-                np.arange(len(y_train)),
-                train_size=size,
-                stratify=y_train,
-                random_state=int(rng.integers(2**31)),
-            )
-            proba = []
-            for variant in members:
-                x_train, x_test = design.train(variant[0]), design.test(variant[0])
-                model = _model(*variant, seed, size, n_jobs=N_JOBS).fit(x_train[rows], y_train[rows])
-                proba.append(model.predict_proba(x_test)[:, 1])
-            aucs.append(_auc(y_test, np.mean(proba, axis=0)))
-            reporter.fitted("Learning curve")
-        points.append({"n": size, "auc": round(float(np.mean(aucs)), 4)})
-    points.append({"n": len(y_train), "auc": full_auc})
-    return points
+    rows = np.arange(len(y_train))
+    return [
+        [
+            train_test_split(rows, train_size=size, stratify=y_train, random_state=int(rng.integers(2**31)))[
+                0
+            ]
+            for _ in range(samples)
+        ]
+        for size, samples in sizes
+    ]
+
+
+def _remaining_fits(members, n_train: int, n_leads: int, curve_sizes) -> list[tuple[int, int]]:
+    """(rows, fits) after the search: progress counts rows fitted, which is roughly what a fit costs."""
+    per_member = [(n_leads, 1), (n_train, 1), *((size * samples, samples) for size, samples in curve_sizes)]
+    return per_member * len(members)
 
 
 class _Design:
@@ -745,9 +842,14 @@ def _kind(name: str) -> str:
     return "linear" if name == "logreg" else "trees"
 
 
-def _options(name: str) -> tuple:
-    """Hyperparameter values tried in the same cross-validation: the penalty of the logistic regression."""
-    return LOGREG_C if name == "logreg" else (None,)
+def _options(name: str, n_train: int) -> tuple:
+    """Hyperparameter values tried in the same cross-validation: the penalty of the logistic regression.
+
+    From ONE_SPLIT_FROM training leads the penalty hardly matters (and each fit takes a second): C=1 only.
+    """
+    if name != "logreg":
+        return (None,)
+    return LOGREG_C if n_train < ONE_SPLIT_FROM else (1.0,)
 
 
 def _describe(variant: tuple) -> str:
@@ -764,15 +866,7 @@ def _preprocessing(columns: tuple[list[str], list[str]], kind: str) -> Pipeline:
     with rare values pooled into one column."""
     numeric, categorical = columns
     numeric_steps = make_pipeline(_imputer(), StandardScaler()) if kind == "linear" else "passthrough"
-    categories = make_pipeline(
-        SimpleImputer(strategy="constant", fill_value="(missing)"),
-        OneHotEncoder(
-            handle_unknown="infrequent_if_exist",
-            min_frequency=MIN_CATEGORY_COUNT,
-            max_categories=MAX_CATEGORIES,
-            sparse_output=False,
-        ),
-    )
+    categories = PooledOneHot(MIN_CATEGORY_COUNT, MAX_CATEGORIES)
     transformers = []
     if numeric:
         transformers.append(("numeric", numeric_steps, list(numeric)))

@@ -187,7 +187,7 @@ def test_rare_categories_are_pooled_and_counted(now):
     model = train(build_frame(records, now), converted, candidates=("logreg",))
 
     assert model.metrics["pooled"] == {"city": 10}
-    encoder = model.pipeline.estimators[0].named_steps["prepare"].named_transformers_["categorical"][-1]
+    encoder = model.pipeline.estimators[0].named_steps["prepare"].named_transformers_["categorical"]
     assert len(encoder.get_feature_names_out()) == 3  # Lisbon, Porto, and one column for the ten villages
 
 
@@ -244,9 +244,10 @@ def test_the_heuristic_weighs_in_on_small_histories_and_not_on_large(synthetic_f
 
 @pytest.mark.xfail(
     strict=True,
-    reason="not yet: 4 of 5 histories of 60 match or beat the heuristic; one (seed 4) scores 0.70 against "
-    "0.72, "
-    "mean 0.728 against 0.732: cross-validation on 45 training leads still trusts a lucky model too much",
+    reason="not yet: mean 0.728 against the heuristic's 0.732 (seed 4: 0.70 against 0.72). On these "
+    "histories the heuristic already has the signal a model can find in 45 training leads: a fixed "
+    "model share of 0.1, 0.25, 0.5 gives 0.733, 0.727, 0.709; stacking (the heuristic's log-odds as a "
+    "feature of a penalised logistic regression) at best 0.733: within 0.001, mostly by breaking ties",
 )
 def test_sixty_closed_leads_score_better_than_the_heuristic_alone(now):
     """Averaged over 5 histories of 60 leads, judged on 3,000 other leads (the heuristic uses the same
