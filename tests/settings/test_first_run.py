@@ -55,7 +55,7 @@ def test_an_empty_database_migrates_into_a_pipeline_a_manager_can_use(tmp_path):
     assert "Manager boss created" in out
     csv_file = tmp_path / "leads.csv"
     csv_file.write_text("name,email\nBen Okafor,ben@example.com\n")
-    assert "Imported 1 lead: 1 in New" in manage(env, "import_leads", str(csv_file))
+    assert "Imported 1 lead: 1 created (1 in New)" in manage(env, "import_leads", str(csv_file))
     # Running the step again, and seed_demo on top of it: the tests below, on the suite's database.
 
 
