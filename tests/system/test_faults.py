@@ -167,9 +167,10 @@ def test_database_away_answers_503_keeps_sockets_open_and_recovers_by_itself(
             health = get(server, "/healthz")
             assert health.status == 503
             assert json.loads(health.text)["database"]["ok"] is False
-            # The socket's own database work (a ping) fails too, without closing it.
+            # The socket's own database work (a ping's presence, written on the next tick) fails too, without
+            # closing it.
             socket.send(json.dumps({"type": "ping"}))
-            wait_for(lambda: "board ping without the database" in server.log_text(), what="the ping failed")
+            wait_for(lambda: "presence tick failed" in server.log_text(), what="the presence write failed")
         finally:
             postgres_proxy.restore()
 

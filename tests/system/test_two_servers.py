@@ -70,7 +70,7 @@ def test_ten_concurrent_moves_of_one_version_have_exactly_one_winner(server_pair
     assert len({card.position for card in column}) == len(column) == 5
     assert column.index(refreshed) == winner % 5
     # Each loser is shown the card as it is now, and who moved it.
-    mover = ["alice", "bob"][winner % 2]
+    mover = ["Alice Martin", "Bob Nguyen"][winner % 2]
     for response in responses:
         if response.status == 409:
             assert f'data-version="{lead.version + 1}"' in card_tag(response.text, lead)
