@@ -45,11 +45,11 @@ class BoardSocket(WebsocketCommunicator):
                 return text
 
     async def next_presence(self) -> list[str]:
-        """The usernames in the next presence frame."""
+        """The usernames in the next presence frame (each shown by full name, named by username)."""
         while True:
             text = await self.receive_from()
             if text.startswith('<ul id="presence"'):
-                return re.findall(r"<li [^>]*>([^<]*)</li>", text)
+                return re.findall(r'<li [^>]*data-username="([^"]*)"', text)
 
 
 @pytest.fixture
@@ -135,7 +135,7 @@ def open_socket(connect):
         assert accepted, f"{user} was refused on {path} with code {code}"
         if path == "/ws/board/":
             arrival = await socket.receive_from()
-            assert arrival.startswith('<ul id="presence"') and f">{user.username}</li>" in arrival, arrival
+            assert arrival.startswith('<ul id="presence"') and f'data-username="{user.username}"' in arrival, arrival
         return socket
 
     return open_
