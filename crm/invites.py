@@ -14,6 +14,7 @@ from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from crm.models import FollowUp
+from crm.people import full_name
 
 REQUEST = "REQUEST"
 CANCEL = "CANCEL"
@@ -67,7 +68,7 @@ def build(follow_up: FollowUp, method: str | None = None, now: datetime | None =
     sender_name, sender_email = _parse_sender(settings.DEFAULT_FROM_EMAIL)
     event.add("organizer", _address(sender_email, sender_name))
     if owner is not None and owner.email:
-        attendee = _address(owner.email, owner.get_full_name() or owner.get_username())
+        attendee = _address(owner.email, full_name(owner))
         attendee.params["role"] = vText("REQ-PARTICIPANT")
         event.add("attendee", attendee)
     calendar.add_component(event)

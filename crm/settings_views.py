@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from crm import profiles, services, team
 from crm.models import Stage
+from crm.people import full_name
 from crm.permissions import is_manager
 from crm.views import manager_required, message_response, notify
 
@@ -201,7 +202,7 @@ KEEP, NOBODY = "keep", "nobody"
 
 def hand_over_choices(member, active: list) -> list[tuple[str, str]]:
     """Where a member's open leads can go when they leave: stay, nobody, or another active member."""
-    others = [(str(user.pk), f"Hand to {user.get_full_name() or user.username}") for user in active]
+    others = [(str(user.pk), f"Hand to {full_name(user)}") for user in active]
     return [(KEEP, "Keep with them"), (NOBODY, "Nobody (unassigned)")] + [
         choice for choice in others if choice[0] != str(member.pk)
     ]
@@ -278,7 +279,7 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
             _apply_errors(form, error)
         else:
             role = team.ROLES[form.cleaned_data["role"]].lower()
-            messages.success(request, f"{member.get_full_name() or member.username} is now a {role}.")
+            messages.success(request, f"{full_name(member)} is now a {role}.")
             return redirect("settings-team")
     return _member_failed(request, form, member, "role_form")
 
@@ -297,11 +298,11 @@ def member_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             _apply_errors(form, error)
         else:
-            name = member.get_full_name() or member.username
+            name = full_name(member)
             note = ""
             if hand_over:
                 note = f" {handed} open lead{'s' if handed != 1 else ''} handed to "
-                note += f"{to.get_full_name() or to.username}." if to else "nobody."
+                note += f"{full_name(to)}." if to else "nobody."
             messages.success(request, f"{name} was deactivated.{note}")
             return redirect("settings-team")
     return _member_failed(request, form, member, "deactivate_form")
@@ -312,7 +313,7 @@ def member_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
 @refusals
 def member_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
     member = team.reactivate(get_object_or_404(User, pk=pk).pk, actor=request.user)
-    messages.success(request, f"{member.get_full_name() or member.username} can log in again.")
+    messages.success(request, f"{full_name(member)} can log in again.")
     return redirect("settings-team")
 
 

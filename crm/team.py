@@ -19,6 +19,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from crm import emails, invites, services
 from crm.models import AGENTS_GROUP, MANAGERS_GROUP, Lead, Stage
+from crm.people import full_name
 from crm.permissions import is_manager
 
 User = get_user_model()
@@ -73,7 +74,7 @@ def _active_managers():
 def _keep_a_manager(user, action: str) -> None:
     """Somebody must be able to reach these settings: the last active manager cannot leave the role."""
     if not _active_managers().exclude(pk=user.pk).exists():
-        raise ValidationError(f"{user.get_full_name() or user.username} is the only manager; {action}.")
+        raise ValidationError(f"{full_name(user)} is the only manager; {action}.")
 
 
 @transaction.atomic
@@ -168,7 +169,7 @@ def deactivate(user_id: int, *, actor, hand_to=None, hand_over: bool = False) ->
     if actor is not None and user.pk == actor.pk:
         raise ValidationError("You cannot deactivate yourself; another manager can.")
     if not user.is_active:
-        raise ValidationError(f"{user.get_full_name() or user.username} is already deactivated.")
+        raise ValidationError(f"{full_name(user)} is already deactivated.")
     if is_manager(user):
         _keep_a_manager(user, "make someone else a manager first")
     handed = hand_over_leads(user.pk, actor=actor, to=hand_to) if hand_over else 0

@@ -107,3 +107,17 @@ def published():
     events.subscribe(delivered.append)
     yield delivered
     events.unsubscribe(delivered.append)
+
+
+@pytest.fixture
+def as_alice(client, alice):
+    """The test client, logged in as alice (an agent)."""
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def as_manager(client, manager):
+    """The test client, logged in as the manager."""
+    client.force_login(manager)
+    return client

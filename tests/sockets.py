@@ -135,7 +135,9 @@ def open_socket(connect):
         assert accepted, f"{user} was refused on {path} with code {code}"
         if path == "/ws/board/":
             arrival = await socket.receive_from()
-            assert arrival.startswith('<ul id="presence"') and f'data-username="{user.username}"' in arrival, arrival
+            assert (
+                arrival.startswith('<ul id="presence"') and f'data-username="{user.username}"' in arrival
+            ), arrival
         return socket
 
     return open_

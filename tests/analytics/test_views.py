@@ -11,18 +11,6 @@ from django.test.utils import CaptureQueriesContext
 from tests.factories import LeadFactory, SourceFactory
 
 
-@pytest.fixture
-def manager_client(client, manager):
-    client.force_login(manager)
-    return client
-
-
-@pytest.fixture
-def alice_client(client, alice):
-    client.force_login(alice)
-    return client
-
-
 def read_csv(response) -> list[dict]:
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
@@ -45,8 +33,8 @@ def sources_to_judge(stages):
 # --- /leads/performance/ --------------------------------------------------------------------------
 
 
-def test_performance_csv_has_the_contracts_columns_and_the_hand_computed_rows(manager_client, team):
-    response = manager_client.get("/leads/performance/?period=30d&format=csv")
+def test_performance_csv_has_the_contracts_columns_and_the_hand_computed_rows(as_manager, team):
+    response = as_manager.get("/leads/performance/?period=30d&format=csv")
 
     assert header(response) == (
         "agent,assigned,contacted,contact_rate,won,lost,conversion_rate,win_rate,"
@@ -66,32 +54,32 @@ def test_performance_csv_has_the_contracts_columns_and_the_hand_computed_rows(ma
     }  # fmt: skip
 
 
-def test_performance_defaults_to_ninety_days(manager_client, team):
-    rows = {row["agent"]: row for row in read_csv(manager_client.get("/leads/performance/?format=csv"))}
+def test_performance_defaults_to_ninety_days(as_manager, team):
+    rows = {row["agent"]: row for row in read_csv(as_manager.get("/leads/performance/?format=csv"))}
 
     assert (rows["bob"]["assigned"], rows["bob"]["lost"]) == ("3", "1")  # B3, 40 days old, is in
 
 
-def test_performance_takes_a_from_to_range(manager_client, team):
+def test_performance_takes_a_from_to_range(as_manager, team):
     day = team.leads["A1"].created_at.date()
     query = f"from={day.isoformat()}&to={day.isoformat()}&format=csv"
 
-    rows = {row["agent"]: row for row in read_csv(manager_client.get(f"/leads/performance/?{query}"))}
+    rows = {row["agent"]: row for row in read_csv(as_manager.get(f"/leads/performance/?{query}"))}
 
     assert (rows["alice"]["assigned"], rows["alice"]["won"], rows["bob"]["assigned"]) == ("1", "1", "0")
 
 
-def test_an_agent_sees_only_their_own_row(alice_client, team):
-    rows = read_csv(alice_client.get("/leads/performance/?period=30d&format=csv"))
-    page = alice_client.get("/leads/performance/?period=30d").content.decode()
+def test_an_agent_sees_only_their_own_row(as_alice, team):
+    rows = read_csv(as_alice.get("/leads/performance/?period=30d&format=csv"))
+    page = as_alice.get("/leads/performance/?period=30d").content.decode()
 
     assert [row["agent"] for row in rows] == ["alice"]
     assert 'data-agent="alice"' in page
     assert 'data-agent="bob"' not in page
 
 
-def test_performance_page_shows_rates_as_percentages_with_their_n(manager_client, team):
-    response = manager_client.get("/leads/performance/?period=30d")
+def test_performance_page_shows_rates_as_percentages_with_their_n(as_manager, team):
+    response = as_manager.get("/leads/performance/?period=30d")
 
     assert response.status_code == 200
     page = response.content.decode()
@@ -100,14 +88,14 @@ def test_performance_page_shows_rates_as_percentages_with_their_n(manager_client
     assert "66.7% <small" in alice and "n=3" in alice  # win rate, 2 of 3 closed
 
 
-def test_performance_sorts_by_a_column(manager_client, team):
-    rows = read_csv(manager_client.get("/leads/performance/?period=30d&sort=-contact_rate&format=csv"))
+def test_performance_sorts_by_a_column(as_manager, team):
+    rows = read_csv(as_manager.get("/leads/performance/?period=30d&sort=-contact_rate&format=csv"))
 
     assert [row["agent"] for row in rows] == ["bob", "alice"]  # 100% before 75%
 
 
-def test_a_period_that_makes_no_sense_is_a_400(manager_client, team):
-    response = manager_client.get("/leads/performance/?from=2026-02-30")
+def test_a_period_that_makes_no_sense_is_a_400(as_manager, team):
+    response = as_manager.get("/leads/performance/?from=2026-02-30")
 
     assert response.status_code == 400
     assert "not a date" in response.content.decode()
@@ -120,14 +108,14 @@ def test_anonymous_visitors_are_sent_to_log_in(client, team):
 # --- /leads/source-heatmap/ -----------------------------------------------------------------------
 
 
-def test_agents_may_not_see_the_heatmap_or_the_dashboard(alice_client, team):
-    assert alice_client.get("/leads/source-heatmap/").status_code == 403
-    assert alice_client.get("/leads/source-heatmap/?format=csv").status_code == 403
-    assert alice_client.get("/dashboard-enhanced/").status_code == 403
+def test_agents_may_not_see_the_heatmap_or_the_dashboard(as_alice, team):
+    assert as_alice.get("/leads/source-heatmap/").status_code == 403
+    assert as_alice.get("/leads/source-heatmap/?format=csv").status_code == 403
+    assert as_alice.get("/dashboard-enhanced/").status_code == 403
 
 
-def test_source_csv_has_the_contracts_columns_and_the_hand_computed_rows(manager_client, team):
-    response = manager_client.get("/leads/source-heatmap/?period=30d&format=csv")
+def test_source_csv_has_the_contracts_columns_and_the_hand_computed_rows(as_manager, team):
+    response = as_manager.get("/leads/source-heatmap/?period=30d&format=csv")
 
     assert header(response) == (
         "source,leads,won,lost,conversion_rate,ci_low,ci_high,avg_open_score,median_days_to_won"
@@ -145,8 +133,8 @@ def test_source_csv_has_the_contracts_columns_and_the_hand_computed_rows(manager
     assert (rows[""]["leads"], rows[""]["avg_open_score"]) == ("3", "77.5")  # no source
 
 
-def test_source_months_csv_has_a_row_per_source_and_month(manager_client, team):
-    response = manager_client.get("/leads/source-heatmap/?format=csv&view=months")
+def test_source_months_csv_has_a_row_per_source_and_month(as_manager, team):
+    response = as_manager.get("/leads/source-heatmap/?format=csv&view=months")
 
     assert header(response) == "source,month,leads,won,conversion_rate"
     rows = read_csv(response)
@@ -156,8 +144,8 @@ def test_source_months_csv_has_a_row_per_source_and_month(manager_client, team):
     assert {row["conversion_rate"] for row in rows if row["leads"] == "0"} == {""}
 
 
-def test_recommendations_csv_names_the_significant_sources(manager_client, sources_to_judge):
-    response = manager_client.get("/leads/source-heatmap/?format=csv&view=recommendations")
+def test_recommendations_csv_names_the_significant_sources(as_manager, sources_to_judge):
+    response = as_manager.get("/leads/source-heatmap/?format=csv&view=recommendations")
 
     assert header(response) == "source,direction,conversion_rate,rest_rate,n,p_value"
     rows = read_csv(response)
@@ -170,14 +158,14 @@ def test_recommendations_csv_names_the_significant_sources(manager_client, sourc
     assert float(rows[1]["p_value"]) == pytest.approx(7.917e-6, rel=1e-3)
 
 
-def test_recommendations_csv_is_empty_when_nothing_is_significant(manager_client, team):
-    rows = read_csv(manager_client.get("/leads/source-heatmap/?format=csv&view=recommendations"))
+def test_recommendations_csv_is_empty_when_nothing_is_significant(as_manager, team):
+    rows = read_csv(as_manager.get("/leads/source-heatmap/?format=csv&view=recommendations"))
 
     assert rows == []
 
 
-def test_heatmap_page_colours_cells_and_gives_advice(manager_client, sources_to_judge):
-    page = manager_client.get("/leads/source-heatmap/").content.decode()
+def test_heatmap_page_colours_cells_and_gives_advice(as_manager, sources_to_judge):
+    page = as_manager.get("/leads/source-heatmap/").content.decode()
 
     def this_month(source):
         row = re.search(rf'<th scope="row">{source}</th>(.*?)</tr>', page, re.S).group(1)
@@ -188,17 +176,17 @@ def test_heatmap_page_colours_cells_and_gives_advice(manager_client, sources_to_
     assert "Referral converts at 50% (n=40) against 11% for the other sources: give it more budget." in page
 
 
-def test_heatmap_page_says_when_there_is_no_advice(manager_client, team):
-    page = manager_client.get("/leads/source-heatmap/").content.decode()
+def test_heatmap_page_says_when_there_is_no_advice(as_manager, team):
+    page = as_manager.get("/leads/source-heatmap/").content.decode()
 
     assert "no advice to give" in page
 
 
-def test_heatmap_shows_cost_per_won_lead_where_a_cost_is_set(manager_client, team):
+def test_heatmap_shows_cost_per_won_lead_where_a_cost_is_set(as_manager, team):
     team.referral.monthly_cost = 300
     team.referral.save()
 
-    page = manager_client.get("/leads/source-heatmap/?period=30d").content.decode()
+    page = as_manager.get("/leads/source-heatmap/?period=30d").content.decode()
 
     # 30 days are 0.9856 months: $295.69 spent on 2 won leads.
     assert "$147.84" in page
@@ -207,8 +195,8 @@ def test_heatmap_shows_cost_per_won_lead_where_a_cost_is_set(manager_client, tea
 # --- /dashboard-enhanced/ -------------------------------------------------------------------------
 
 
-def test_dashboard_shows_the_tiles(manager_client, team):
-    page = manager_client.get("/dashboard-enhanced/").content.decode()
+def test_dashboard_shows_the_tiles(as_manager, team):
+    page = as_manager.get("/dashboard-enhanced/").content.decode()
 
     tiles = re.search(r'<section id="dash-tiles".*?</section>', page, re.S).group(0)
     values = re.findall(r'<strong class="value">([^<]*)</strong>', tiles)
@@ -216,8 +204,8 @@ def test_dashboard_shows_the_tiles(manager_client, team):
     assert "2 won of 8" in tiles and "n=4" in tiles
 
 
-def test_dashboard_has_a_canvas_and_its_data_for_each_chart_and_no_inline_script(manager_client, team):
-    page = manager_client.get("/dashboard-enhanced/").content.decode()
+def test_dashboard_has_a_canvas_and_its_data_for_each_chart_and_no_inline_script(as_manager, team):
+    page = as_manager.get("/dashboard-enhanced/").content.decode()
 
     for chart in ("stages", "conversion", "agents"):
         assert f'data-source="chart-{chart}-data"' in page
@@ -227,8 +215,8 @@ def test_dashboard_has_a_canvas_and_its_data_for_each_chart_and_no_inline_script
     assert "/static/vendor/chartjs/chart.umd.js" in page
 
 
-def test_dashboard_lists_insights_and_recent_activity(manager_client, team):
-    page = manager_client.get("/dashboard-enhanced/").content.decode()
+def test_dashboard_lists_insights_and_recent_activity(as_manager, team):
+    page = as_manager.get("/dashboard-enhanced/").content.decode()
 
     insights = re.search(r'<section id="dash-insights".*?</section>', page, re.S).group(0)
     assert [f">{name}</a>" in insights for name in ("H", "A4", "B2", "U1")] == [True, True, True, False]
@@ -250,10 +238,10 @@ PAGES = [
 
 
 @pytest.mark.parametrize("url", PAGES)
-def test_queries_do_not_grow_with_the_data(manager_client, team, stages, alice, bob, url):
+def test_queries_do_not_grow_with_the_data(as_manager, team, stages, alice, bob, url):
     def count() -> int:
         with CaptureQueriesContext(connection) as queries:
-            assert manager_client.get(url).status_code == 200
+            assert as_manager.get(url).status_code == 200
         return len(queries)
 
     before = count()

@@ -15,12 +15,6 @@ BOARD = "/leads/kanban/"
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def as_alice(client, alice):
-    client.force_login(alice)
-    return client
-
-
 def text(response) -> str:
     return response.content.decode()
 

@@ -18,12 +18,6 @@ from workers.actors import import_leads_job
 BANK_LIKE = '"age";"job";"y";"duration"\n58;"management";"no";261\n44;"technician";"yes";151\n'
 
 
-@pytest.fixture
-def manager_client(client, manager):
-    client.force_login(manager)
-    return client
-
-
 def upload(client, content: bytes | str, name: str = "prospects.csv"):
     data = content.encode() if isinstance(content, str) else content
     return client.post("/leads/import/", {"file": SimpleUploadedFile(name, data, "text/csv")})
@@ -53,15 +47,15 @@ def test_agents_are_refused_the_import_with_a_reason(client, alice, stages):
     assert not ImportJob.objects.exists()
 
 
-def test_the_upload_page_shows_the_form(manager_client, stages):
-    response = manager_client.get("/leads/import/")
+def test_the_upload_page_shows_the_form(as_manager, stages):
+    response = as_manager.get("/leads/import/")
 
     assert response.status_code == 200
     assert 'type="file"' in response.content.decode()
 
 
-def test_an_upload_stores_the_file_and_leads_to_its_preview(manager_client, manager, stages, settings):
-    response = upload(manager_client, BANK_LIKE)
+def test_an_upload_stores_the_file_and_leads_to_its_preview(as_manager, manager, stages, settings):
+    response = upload(as_manager, BANK_LIKE)
 
     job = ImportJob.objects.get()
     assert response.status_code == 302
@@ -75,8 +69,8 @@ def test_an_upload_stores_the_file_and_leads_to_its_preview(manager_client, mana
     assert job.file.path.startswith(str(settings.MEDIA_ROOT / "imports"))
 
 
-def test_a_file_that_is_not_csv_is_refused_in_place(manager_client, stages):
-    response = upload(manager_client, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", name="photo.csv")
+def test_a_file_that_is_not_csv_is_refused_in_place(as_manager, stages):
+    response = upload(as_manager, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", name="photo.csv")
 
     assert response.status_code == 400
     assert "This is not a CSV file" in response.content.decode()
@@ -84,21 +78,21 @@ def test_a_file_that_is_not_csv_is_refused_in_place(manager_client, stages):
     assert not ImportJob.objects.exists()
 
 
-def test_a_file_over_the_size_limit_is_refused_in_place(manager_client, stages, monkeypatch):
+def test_a_file_over_the_size_limit_is_refused_in_place(as_manager, stages, monkeypatch):
     monkeypatch.setattr(importing, "MAX_FILE_BYTES", 1024 * 1024)
 
-    response = upload(manager_client, "name\n" + "Ada Lovelace\n" * 100_000)
+    response = upload(as_manager, "name\n" + "Ada Lovelace\n" * 100_000)
 
     assert response.status_code == 400
     assert "larger than 1 MB" in response.content.decode()
     assert not ImportJob.objects.exists()
 
 
-def test_the_preview_shows_the_first_rows_and_the_automatic_mapping(manager_client, stages):
-    upload(manager_client, "Name;Email;industry\nAda;ada@example.com;retail\nBob;;health\n")
+def test_the_preview_shows_the_first_rows_and_the_automatic_mapping(as_manager, stages):
+    upload(as_manager, "Name;Email;industry\nAda;ada@example.com;retail\nBob;;health\n")
     job = ImportJob.objects.get()
 
-    response = manager_client.get(f"/leads/import/{job.pk}/")
+    response = as_manager.get(f"/leads/import/{job.pk}/")
 
     page = response.content.decode()
     assert response.status_code == 200
@@ -108,11 +102,11 @@ def test_the_preview_shows_the_first_rows_and_the_automatic_mapping(manager_clie
     assert [form[f"col{i}"].value() for i in range(3)] == ["name", "email", "attribute"]
 
 
-def test_a_bad_mapping_is_shown_in_place_and_starts_nothing(manager_client, stages, broker, on_commit):
-    upload(manager_client, "Name;Email\nAda;ada@example.com\n")
+def test_a_bad_mapping_is_shown_in_place_and_starts_nothing(as_manager, stages, broker, on_commit):
+    upload(as_manager, "Name;Email\nAda;ada@example.com\n")
     job = ImportJob.objects.get()
 
-    response = start(manager_client, job, on_commit, Email="name")
+    response = start(as_manager, job, on_commit, Email="name")
 
     assert response.status_code == 400
     assert "Columns “Name” and “Email” are both mapped to name" in response.content.decode()
@@ -120,11 +114,11 @@ def test_a_bad_mapping_is_shown_in_place_and_starts_nothing(manager_client, stag
     assert queued_jobs(broker) == []
 
 
-def test_start_queues_the_job_with_its_mapping(manager_client, stages, broker, on_commit):
-    upload(manager_client, BANK_LIKE)
+def test_start_queues_the_job_with_its_mapping(as_manager, stages, broker, on_commit):
+    upload(as_manager, BANK_LIKE)
     job = ImportJob.objects.get()
 
-    response = start(manager_client, job, on_commit, y="converted", duration="ignore")
+    response = start(as_manager, job, on_commit, y="converted", duration="ignore")
 
     job.refresh_from_db()
     assert response.status_code == 302
@@ -133,26 +127,24 @@ def test_start_queues_the_job_with_its_mapping(manager_client, stages, broker, o
     assert queued_jobs(broker) == [job.pk]
 
 
-def test_a_second_start_does_not_queue_the_job_again(manager_client, stages, broker, on_commit):
-    upload(manager_client, BANK_LIKE)
+def test_a_second_start_does_not_queue_the_job_again(as_manager, stages, broker, on_commit):
+    upload(as_manager, BANK_LIKE)
     job = ImportJob.objects.get()
 
-    start(manager_client, job, on_commit)
-    response = start(manager_client, job, on_commit)
+    start(as_manager, job, on_commit)
+    response = start(as_manager, job, on_commit)
 
     assert response.status_code == 200  # the job's page: it is already queued
     assert queued_jobs(broker) == [job.pk]
 
 
-def test_the_status_keeps_polling_while_the_job_runs_and_shows_its_progress(
-    manager_client, stages, on_commit
-):
-    upload(manager_client, BANK_LIKE)
+def test_the_status_keeps_polling_while_the_job_runs_and_shows_its_progress(as_manager, stages, on_commit):
+    upload(as_manager, BANK_LIKE)
     job = ImportJob.objects.get()
-    start(manager_client, job, on_commit)
+    start(as_manager, job, on_commit)
     cache.set(importing.progress_key(job.pk), {"phase": "writing", "done": 1, "total": 2})
 
-    response = manager_client.get(f"/leads/import/{job.pk}/status/")
+    response = as_manager.get(f"/leads/import/{job.pk}/status/")
 
     page = response.content.decode()
     assert response.status_code == 200
@@ -161,10 +153,10 @@ def test_the_status_keeps_polling_while_the_job_runs_and_shows_its_progress(
     assert '<progress value="1" max="2">50%</progress>' in page
 
 
-def test_the_actor_imports_the_job_and_the_page_shows_the_summary(manager_client, manager, stages, on_commit):
-    upload(manager_client, BANK_LIKE)
+def test_the_actor_imports_the_job_and_the_page_shows_the_summary(as_manager, manager, stages, on_commit):
+    upload(as_manager, BANK_LIKE)
     job = ImportJob.objects.get()
-    start(manager_client, job, on_commit, y="converted", duration="ignore")
+    start(as_manager, job, on_commit, y="converted", duration="ignore")
 
     with on_commit():
         import_leads_job.fn(job.pk)
@@ -177,17 +169,17 @@ def test_the_actor_imports_the_job_and_the_page_shows_the_summary(manager_client
     )
     assert Lead.objects.get(attributes__job="technician").stage.slug == "won"
     assert Lead.history.filter(history_user=manager).count() == 2
-    status = manager_client.get(f"/leads/import/{job.pk}/status/")
+    status = as_manager.get(f"/leads/import/{job.pk}/status/")
     assert status.status_code == 286  # htmx stops polling
     assert "Imported 2 leads" in status.content.decode()
     assert "hx-trigger" not in status.content.decode()
-    assert "Imported 2 leads" in manager_client.get(f"/leads/import/{job.pk}/").content.decode()
+    assert "Imported 2 leads" in as_manager.get(f"/leads/import/{job.pk}/").content.decode()
 
 
-def test_a_redelivered_job_message_imports_nothing_twice(manager_client, stages, on_commit):
-    upload(manager_client, BANK_LIKE)
+def test_a_redelivered_job_message_imports_nothing_twice(as_manager, stages, on_commit):
+    upload(as_manager, BANK_LIKE)
     job = ImportJob.objects.get()
-    start(manager_client, job, on_commit)
+    start(as_manager, job, on_commit)
 
     importing.run_job(job.pk)
     importing.run_job(job.pk)
@@ -195,10 +187,10 @@ def test_a_redelivered_job_message_imports_nothing_twice(manager_client, stages,
     assert Lead.objects.count() == 2
 
 
-def test_a_job_with_bad_rows_fails_with_their_lines_and_imports_nothing(manager_client, stages, on_commit):
-    upload(manager_client, "name,value\nAda,1\nBob,lots\nCy,x\n")
+def test_a_job_with_bad_rows_fails_with_their_lines_and_imports_nothing(as_manager, stages, on_commit):
+    upload(as_manager, "name,value\nAda,1\nBob,lots\nCy,x\n")
     job = ImportJob.objects.get()
-    start(manager_client, job, on_commit)
+    start(as_manager, job, on_commit)
 
     importing.run_job(job.pk)
 
@@ -208,16 +200,16 @@ def test_a_job_with_bad_rows_fails_with_their_lines_and_imports_nothing(manager_
         {"line": 3, "message": "value “lots”: Enter a number."},
         {"line": 4, "message": "value “x”: Enter a number."},
     ]
-    page = manager_client.get(f"/leads/import/{job.pk}/").content.decode()
+    page = as_manager.get(f"/leads/import/{job.pk}/").content.decode()
     assert "Nothing was imported: 2 rows have errors." in page
     assert "Line 3: value “lots”: Enter a number." in page
     assert not Lead.objects.exists()
 
 
-def test_a_job_whose_file_is_gone_fails_with_a_message(manager_client, stages, on_commit):
-    upload(manager_client, BANK_LIKE)
+def test_a_job_whose_file_is_gone_fails_with_a_message(as_manager, stages, on_commit):
+    upload(as_manager, BANK_LIKE)
     job = ImportJob.objects.get()
-    start(manager_client, job, on_commit)
+    start(as_manager, job, on_commit)
     job.file.delete(save=False)
 
     importing.run_job(job.pk)
@@ -225,12 +217,10 @@ def test_a_job_whose_file_is_gone_fails_with_a_message(manager_client, stages, o
     assert ImportJob.objects.get().message == "The uploaded file is gone; upload it again."
 
 
-def test_a_job_that_crashes_is_marked_failed_not_left_importing(
-    manager_client, stages, on_commit, monkeypatch
-):
-    upload(manager_client, BANK_LIKE)
+def test_a_job_that_crashes_is_marked_failed_not_left_importing(as_manager, stages, on_commit, monkeypatch):
+    upload(as_manager, BANK_LIKE)
     job = ImportJob.objects.get()
-    start(manager_client, job, on_commit)
+    start(as_manager, job, on_commit)
 
     def crash(*args, **kwargs):
         raise MemoryError
@@ -246,18 +236,18 @@ def test_a_job_that_crashes_is_marked_failed_not_left_importing(
     )
 
 
-def test_an_upload_without_a_file_is_an_error_in_place(manager_client, stages):
-    response = manager_client.post("/leads/import/", {})
+def test_an_upload_without_a_file_is_an_error_in_place(as_manager, stages):
+    response = as_manager.post("/leads/import/", {})
 
     assert response.status_code == 400
     assert "This field is required." in response.content.decode()
 
 
-def test_a_preview_whose_file_is_gone_is_a_404_with_a_message(manager_client, stages):
-    upload(manager_client, BANK_LIKE)
+def test_a_preview_whose_file_is_gone_is_a_404_with_a_message(as_manager, stages):
+    upload(as_manager, BANK_LIKE)
     ImportJob.objects.get().file.delete(save=False)
 
-    response = manager_client.get(f"/leads/import/{ImportJob.objects.get().pk}/")
+    response = as_manager.get(f"/leads/import/{ImportJob.objects.get().pk}/")
 
     assert response.status_code == 404
     assert "upload it again" in response.content.decode()
@@ -343,27 +333,25 @@ def test_under_asgi_the_export_streams_from_an_async_iterator(alice, stages, mon
     assert not export_csv(sync_request).is_async
 
 
-def test_a_cell_over_the_csv_field_limit_is_a_400_naming_the_problem(manager_client, stages):
-    response = upload(manager_client, "name,notes\nAda," + "x" * 2_000_000 + "\n")
+def test_a_cell_over_the_csv_field_limit_is_a_400_naming_the_problem(as_manager, stages):
+    response = upload(as_manager, "name,notes\nAda," + "x" * 2_000_000 + "\n")
 
     assert response.status_code == 400
     assert "Line 2 is not valid CSV: field larger than field limit" in response.content.decode()
     assert not ImportJob.objects.exists()
 
 
-def test_a_header_cell_over_the_csv_field_limit_is_a_400_naming_the_problem(manager_client, stages):
-    response = upload(manager_client, "name," + "h" * 200_000 + "\nAda,1\n")
+def test_a_header_cell_over_the_csv_field_limit_is_a_400_naming_the_problem(as_manager, stages):
+    response = upload(as_manager, "name," + "h" * 200_000 + "\nAda,1\n")
 
     assert response.status_code == 400
     assert "The header line is not valid CSV: field larger than field limit" in response.content.decode()
     assert not ImportJob.objects.exists()
 
 
-def test_a_long_non_ascii_file_name_is_kept_for_people_but_stored_under_a_generated_name(
-    manager_client, stages
-):
+def test_a_long_non_ascii_file_name_is_kept_for_people_but_stored_under_a_generated_name(as_manager, stages):
     name = "é" * 200 + ".csv"
-    response = upload(manager_client, BANK_LIKE, name=name)
+    response = upload(as_manager, BANK_LIKE, name=name)
 
     job = ImportJob.objects.get()
     assert response.status_code == 302
@@ -372,11 +360,11 @@ def test_a_long_non_ascii_file_name_is_kept_for_people_but_stored_under_a_genera
 
 
 def test_an_import_whose_worker_died_is_queued_again_once_then_failed(
-    manager_client, stages, on_commit, broker, published
+    as_manager, stages, on_commit, broker, published
 ):
-    upload(manager_client, BANK_LIKE)
+    upload(as_manager, BANK_LIKE)
     job = ImportJob.objects.get()
-    start(manager_client, job, on_commit)
+    start(as_manager, job, on_commit)
     published.clear()
 
     def worker_dies():
@@ -394,14 +382,14 @@ def test_an_import_whose_worker_died_is_queued_again_once_then_failed(
     assert importing.reclaim_stalled_jobs() == [job.pk]
     job.refresh_from_db()
     assert job.status == "failed" and "nothing was imported" in job.message
-    status = manager_client.get(f"/leads/import/{job.pk}/status/")
+    status = as_manager.get(f"/leads/import/{job.pk}/status/")
     assert "hx-trigger" not in status.content.decode()  # the page stops polling
 
 
-def test_a_running_import_with_a_live_heartbeat_is_left_alone(manager_client, stages, on_commit):
-    upload(manager_client, BANK_LIKE)
+def test_a_running_import_with_a_live_heartbeat_is_left_alone(as_manager, stages, on_commit):
+    upload(as_manager, BANK_LIKE)
     job = ImportJob.objects.get()
-    start(manager_client, job, on_commit)
+    start(as_manager, job, on_commit)
     assert importing.claim_job(job.pk)
     ImportJob.objects.filter(pk=job.pk).update(started_at=timezone.now() - importing.LEASE * 2)
 
@@ -417,26 +405,26 @@ def plan_counts(page: str) -> dict[str, int]:
     return {name: int(n) for name, n in re.findall(r'data-count="(\w+)">(\d+)', page)}
 
 
-def test_the_preview_says_how_many_leads_will_be_created_updated_and_unchanged(manager_client, stages):
+def test_the_preview_says_how_many_leads_will_be_created_updated_and_unchanged(as_manager, stages):
     LeadFactory(name="Ada", external_id="A1", company="Engines", stage=stages["new"])
     LeadFactory(name="Bob", external_id="B2", company="Old Bits", stage=stages["new"])
-    upload(manager_client, REIMPORT)
+    upload(as_manager, REIMPORT)
     job = ImportJob.objects.get()
 
-    response = manager_client.get(f"/leads/import/{job.pk}/")
+    response = as_manager.get(f"/leads/import/{job.pk}/")
 
     assert response.status_code == 200
     assert plan_counts(response.content.decode()) == {"created": 1, "updated": 1, "unchanged": 1}
     assert Lead.objects.get(external_id="B2").company == "Old Bits"  # counted, not written
 
 
-def test_counting_again_uses_the_chosen_mapping_and_starts_nothing(manager_client, stages, broker):
+def test_counting_again_uses_the_chosen_mapping_and_starts_nothing(as_manager, stages, broker):
     LeadFactory(name="Bob", external_id="B2", company="Old Bits", stage=stages["new"])
-    upload(manager_client, REIMPORT)
+    upload(as_manager, REIMPORT)
     job = ImportJob.objects.get()
 
     fields = {"col0": "external_id", "col1": "name", "col2": "ignore", "recount": "1"}
-    response = manager_client.post(f"/leads/import/{job.pk}/", fields)
+    response = as_manager.post(f"/leads/import/{job.pk}/", fields)
 
     assert response.status_code == 200
     assert plan_counts(response.content.decode()) == {"created": 2, "updated": 0, "unchanged": 1}
@@ -444,36 +432,34 @@ def test_counting_again_uses_the_chosen_mapping_and_starts_nothing(manager_clien
     assert job.status == ImportJob.Status.UPLOADED and not queued_jobs(broker)
 
 
-def test_the_preview_warns_that_rows_without_a_key_would_be_created_again(manager_client, stages):
-    upload(manager_client, "name,email\nAda,ada@example.com\nBob,\nCy,\n")
+def test_the_preview_warns_that_rows_without_a_key_would_be_created_again(as_manager, stages):
+    upload(as_manager, "name,email\nAda,ada@example.com\nBob,\nCy,\n")
     job = ImportJob.objects.get()
 
-    page = manager_client.get(f"/leads/import/{job.pk}/").content.decode()
+    page = as_manager.get(f"/leads/import/{job.pk}/").content.decode()
 
     assert 'data-unkeyed="2"' in page
     assert "2 rows have neither an external_id nor an email" in page
 
 
-def test_the_preview_warns_of_rows_the_import_would_refuse(manager_client, stages):
-    upload(manager_client, "name,value\nAda,1\nBob,lots\n")
+def test_the_preview_warns_of_rows_the_import_would_refuse(as_manager, stages):
+    upload(as_manager, "name,value\nAda,1\nBob,lots\n")
     job = ImportJob.objects.get()
 
-    page = manager_client.get(f"/leads/import/{job.pk}/").content.decode()
+    page = as_manager.get(f"/leads/import/{job.pk}/").content.decode()
 
     assert "would be refused" in page and "line 3: value “lots”: Enter a number." in page
 
 
-def test_a_second_import_of_the_same_file_reports_every_row_unchanged(manager_client, stages, on_commit):
+def test_a_second_import_of_the_same_file_reports_every_row_unchanged(as_manager, stages, on_commit):
     for _ in range(2):
-        upload(manager_client, REIMPORT)
+        upload(as_manager, REIMPORT)
         job = ImportJob.objects.latest("pk")
-        start(manager_client, job, on_commit)
+        start(as_manager, job, on_commit)
         with on_commit():
             import_leads_job.fn(job.pk)
 
     job.refresh_from_db()
     assert job.message == "Imported 3 leads: 0 created, 0 updated, 3 unchanged."
     assert Lead.objects.count() == 3
-    assert (
-        "0 created, 0 updated, 3 unchanged" in manager_client.get(f"/leads/import/{job.pk}/").content.decode()
-    )
+    assert "0 created, 0 updated, 3 unchanged" in as_manager.get(f"/leads/import/{job.pk}/").content.decode()

@@ -1,15 +1,7 @@
 import json
 import re
 
-import pytest
-
 from crm import scoring
-
-
-@pytest.fixture
-def manager_client(client, manager):
-    client.force_login(manager)
-    return client
 
 
 def test_agents_may_not_see_the_dashboard(client, alice, stages):
@@ -19,23 +11,21 @@ def test_agents_may_not_see_the_dashboard(client, alice, stages):
     assert "for managers" in response.content.decode()
 
 
-def test_the_dashboard_says_how_many_closed_leads_are_missing(manager_client, stages):
-    response = manager_client.get("/dashboard-enhanced/")
+def test_the_dashboard_says_how_many_closed_leads_are_missing(as_manager, stages):
+    response = as_manager.get("/dashboard-enhanced/")
     assert response.status_code == 200
     assert "50 more closed leads needed to learn" in response.content.decode()
 
 
-def test_the_dashboard_shows_the_held_out_metrics_of_the_live_model(manager_client, stages, live_model):
-    page = manager_client.get("/dashboard-enhanced/").content.decode()
+def test_the_dashboard_shows_the_held_out_metrics_of_the_live_model(as_manager, stages, live_model):
+    page = as_manager.get("/dashboard-enhanced/").content.decode()
     assert "ROC AUC" in page
     assert "held-out" in page
 
 
-def test_the_model_card_charts_its_learning_curve_and_reliability_from_a_static_script(
-    manager_client, history
-):
+def test_the_model_card_charts_its_learning_curve_and_reliability_from_a_static_script(as_manager, history):
     scoring.train()
-    page = manager_client.get("/dashboard-enhanced/").content.decode()
+    page = as_manager.get("/dashboard-enhanced/").content.decode()
 
     data = json.loads(
         re.search(r'<script id="model-charts-data" type="application/json">(.*?)</script>', page).group(1)
@@ -47,20 +37,20 @@ def test_the_model_card_charts_its_learning_curve_and_reliability_from_a_static_
     assert "Learning curve" in page and "Reliability" in page
 
 
-def test_the_model_card_says_which_columns_were_left_out_and_why(manager_client, history):
+def test_the_model_card_says_which_columns_were_left_out_and_why(as_manager, history):
     for lead in history:
         lead.attributes["email"] = f"lead{lead.pk}@example.com"
         lead.save(update_fields=["attributes"])
     scoring.train()
 
-    page = manager_client.get("/dashboard-enhanced/").content.decode()
+    page = as_manager.get("/dashboard-enhanced/").content.decode()
 
     assert "<strong>email</strong>: 60 different values in 60 leads: an id, a name or free text" in page
 
 
-def test_the_train_button_queues_training_in_the_background(manager_client, stages, broker, on_commit):
+def test_the_train_button_queues_training_in_the_background(as_manager, stages, broker, on_commit):
     with on_commit():
-        response = manager_client.post("/dashboard-enhanced/train/")
+        response = as_manager.post("/dashboard-enhanced/train/")
     assert response.status_code == 200
     assert "Queued by manager" in response.content.decode()
     queued = [m.actor_name for m in _messages(broker.queues["default"])]
