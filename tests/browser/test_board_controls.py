@@ -204,7 +204,7 @@ def test_move_to_with_a_stale_card_shows_it_as_it_is_now(open_board, board, alic
     card(page, lead).get_by_role("button", name="Move to…").click()
     page.get_by_role("dialog").get_by_role("button", name="Contacted").click()
 
-    expect(page.locator("#notices .notice.error")).to_contain_text("manager moved it to Proposal")
+    expect(page.locator("#notices .notice.error")).to_contain_text("Manager moved it to Proposal")
     expect(page.locator("#col-proposal-cards > .card").first).to_have_id(f"lead-{lead.pk}")
     expect(card(page, lead)).not_to_have_class(re.compile(r"\bsaving\b"))
     assert stage_of(lead) == "proposal"
@@ -222,7 +222,7 @@ def test_a_locked_card_offers_nothing_its_viewer_may_not_do_and_says_why_it_does
 
     drag_into(page, board.bobs, "#col-contacted-cards")
 
-    expect(page.locator("#notices")).to_contain_text("only bob or a manager can move it")
+    expect(page.locator("#notices")).to_contain_text("only Bob Nguyen or a manager can move it")
     assert stage_of(board.bobs) == "new"
     # A card arriving live (rendered once for every board) loses the actions too.
     data = {"stage": "contacted", "index": 0, "version": board.bobs.version}

@@ -85,6 +85,8 @@ def test_reordering_stages_by_keyboard_keeps_the_focus(open_board, stages, manag
     # The notice comes with the response, before the swap: wait for the new list, or Enter hits the old one.
     expect(page.locator("#stage-list > .stage-row").nth(1)).to_have_id(f"stage-{stages['proposal'].pk}")
     expect(page.locator(f"#stage-{stages['proposal'].pk}-up")).to_be_focused()
+    # As a person would, press again once the page is still (no htmx request, swap or settle under way).
+    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
     page.keyboard.press("Enter")  # to the top: "up" is disabled there, "down" takes the focus
     expect(page.locator("#notices")).to_contain_text("“Proposal” is now stage 1 of 5.")
     expect(page.locator("#stage-list > .stage-row").first).to_have_id(f"stage-{stages['proposal'].pk}")
