@@ -136,8 +136,8 @@ def open_board(request, browser, server, audit):
         page.on("framenavigated", navigated)
         page.on("console", console)
 
-    def open_board(user, base_url: str | None = None, viewport: dict = VIEWPORT):
-        context = browser.new_context(viewport=viewport, base_url=base_url or server.url)
+    def open_board(user, base_url: str | None = None, viewport: dict = VIEWPORT, has_touch: bool = False):
+        context = browser.new_context(viewport=viewport, base_url=base_url or server.url, has_touch=has_touch)
         context.set_default_timeout(TIMEOUT_MS)
         context.on("page", follow)
         page = context.new_page()

@@ -1,6 +1,6 @@
 """The board's controls in real browsers: filters that the column headers follow, live too; Clear filters;
 sorting; Won and Lost folded into slim drop targets; one stage at a time and "Move to…" on a phone; locked
-cards that say so and offer nothing their viewer may not do."""
+cards that say so and offer nothing their viewer may not do; a finger's press-and-hold drag on a phone."""
 
 import re
 from types import SimpleNamespace
@@ -188,6 +188,40 @@ def test_on_a_phone_the_board_shows_one_stage_at_a_time_and_moves_a_card_with_mo
     expect(page.locator("#col-new")).to_be_hidden()
     expect(page.locator("#col-contacted-cards > .card").first).to_have_id(f"lead-{board.alices[0].pk}")
     assert stage_of(board.alices[0]) == "contacted"
+
+
+def touch_drag(page: Page, moving, onto) -> None:
+    """A finger's press-and-hold on `moving`, carried to the top of `onto` and lifted (Chromium's touch input,
+    as a phone sends it: Sortable starts a touch drag only after its press delay)."""
+    touch = page.context.new_cdp_session(page)
+
+    def send(kind: str, x: float, y: float) -> None:
+        points = [] if kind == "touchEnd" else [{"x": x, "y": y}]
+        touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    start, end = moving.bounding_box(), onto.bounding_box()
+    x, y = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
+    send("touchStart", x, y)
+    page.wait_for_timeout(400)  # past the 150 ms press delay: a swipe would scroll instead
+    target_y = end["y"] + 5
+    for step in range(1, 21):
+        send("touchMove", x, y + (target_y - y) * step / 20)
+        page.wait_for_timeout(20)
+    send("touchEnd", x, target_y)
+
+
+def test_on_a_phone_a_press_and_hold_drags_a_card_within_its_column(open_board, board, alice):
+    page = open_board(alice, viewport=PHONE, has_touch=True)
+    first, second = board.alices
+    expect(page.locator("#col-new-cards > .card").first).to_have_id(f"lead-{first.pk}")
+
+    touch_drag(page, card(page, second), card(page, first))
+
+    expect(page.locator("#col-new-cards > .card").first).to_have_id(f"lead-{second.pk}")
+    expect(card(page, second)).to_have_attribute("data-version", str(second.version + 1))  # the server's card
+    expect(card(page, second)).not_to_have_class(re.compile(r"\bsaving\b"))
+    column = Lead.objects.filter(stage__slug="new").order_by("position", "pk")
+    assert list(column.values_list("name", flat=True))[:2] == ["Ben Okafor", "Ana Silva"]
 
 
 def test_move_to_with_a_stale_card_shows_it_as_it_is_now(open_board, board, alice, manager):
