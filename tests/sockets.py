@@ -86,6 +86,14 @@ def stated(opening_tag):
     return stated_
 
 
+async def closed_with(socket) -> int:
+    """The close code the server sent, past any frames still queued before it."""
+    while True:
+        output = await socket.receive_output(timeout=5)
+        if output["type"] == "websocket.close":
+            return output["code"]
+
+
 def socket_headers(user, origin: str | None, host: str | None = None) -> list[tuple[bytes, bytes]]:
     """As a browser sends them: the page's Origin, the Host it connects to (the page's own by default)."""
     host = host or (urlparse(origin).netloc if origin else "testserver")

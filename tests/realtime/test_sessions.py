@@ -8,16 +8,9 @@ from django.test import Client
 
 from crm.models import MANAGERS_GROUP
 from realtime.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from tests.sockets import closed_with
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def closed_with(socket) -> int:
-    """The close code the server sent, past any frames still queued before it."""
-    while True:
-        output = await socket.receive_output(timeout=5)
-        if output["type"] == "websocket.close":
-            return output["code"]
 
 
 def session_cookie(socket) -> str:

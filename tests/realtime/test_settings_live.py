@@ -9,15 +9,9 @@ from crm import services, team
 from realtime.consumers import CLOSE_UNAUTHENTICATED
 from realtime.models import BoardEvent
 from tests.factories import LeadFactory
+from tests.sockets import closed_with
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def closed_with(socket) -> int:
-    while True:
-        output = await socket.receive_output(timeout=5)
-        if output["type"] == "websocket.close":
-            return output["code"]
 
 
 @pytest.mark.parametrize("change", ["reorder", "merge", "rename"])
