@@ -12,6 +12,7 @@ from django.db import DatabaseError
 
 from crm.permissions import is_manager
 from realtime import broadcast, sessions
+from realtime.dashboards import feed as dashboards
 from realtime.presence import hub as presence
 
 log = logging.getLogger(__name__)
@@ -277,15 +278,9 @@ class LeadConsumer(SessionBound):
 
 class DashboardConsumer(SessionBound):
     """Managers' live dashboard: forwards rendered dashboard fragments, and refreshes the page's figures
-    when the pipeline changes, at most once per DASHBOARD_REFRESH_SECONDS.
-
-    A change is only a note ("dashboard.changed"); the first one is answered at once, the ones that follow
-    within the window wait for a single refresh at its end that shows them all. So a busy team costs each
-    page one render a second, and a change is on screen within that second and a render.
+    when the pipeline changes, at most once per DASHBOARD_REFRESH_SECONDS, through this process's feed
+    (realtime.dashboards): one render for every dashboard socket of the process.
     """
-
-    refresh: asyncio.Task | None = None
-    last_refresh = float("-inf")
 
     def allowed(self, user) -> bool:
         return is_manager(user)  # a manager who lost the role loses the managers' figures at once
@@ -300,12 +295,11 @@ class DashboardConsumer(SessionBound):
             return
         await self.channel_layer.group_add(broadcast.DASHBOARD_GROUP, self.channel_name)
         await self.accept()
+        dashboards.join(self)
         await self.bind_session(user)
 
     async def disconnect(self, code: int) -> None:
-        self.gone = True  # a refresh already rendering must not send to a closed socket (uvicorn raises)
-        if self.refresh is not None:
-            self.refresh.cancel()
+        dashboards.leave(self.channel_name)  # a refresh already rendering does not send to a closed socket
         await self.unbind_session()
         await self.channel_layer.group_discard(broadcast.DASHBOARD_GROUP, self.channel_name)
 
@@ -316,30 +310,13 @@ class DashboardConsumer(SessionBound):
         except (ValueError, AttributeError):
             return  # a malformed frame from a browser changes nothing
         if wanted:
-            await self.dashboard_changed({})
+            dashboards.changed()
 
     async def dashboard_fragment(self, message: dict) -> None:
         await self.send(text_data=message["html"])
 
     async def dashboard_changed(self, message: dict) -> None:
-        if self.refresh is not None:
-            return  # a refresh is already waiting: it will read this change too
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, self.last_refresh + settings.DASHBOARD_REFRESH_SECONDS - loop.time())
-        self.refresh = asyncio.create_task(self._refresh_after(delay))
-
-    async def _refresh_after(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        # Cleared before reading: a change committed during the render schedules the next refresh.
-        self.refresh = None
-        self.last_refresh = asyncio.get_running_loop().time()
-        try:
-            html = await database_sync_to_async(broadcast.render_dashboard)()
-        except Exception:
-            log.exception("dashboard refresh failed")
-            return
-        if not getattr(self, "gone", False):
-            await self.send(text_data=html)
+        dashboards.changed()
 
 
 class UserConsumer(SessionBound):

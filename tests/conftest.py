@@ -8,7 +8,7 @@ from django.core.cache import cache
 
 from crm import events, scoring
 from crm.models import Stage
-from realtime import broadcast, presence
+from realtime import broadcast, dashboards, presence
 from tests.datasets import BANK_CSV
 from tests.factories import LeadFactory, SourceFactory, UserFactory, manager_user, pipeline_stages
 
@@ -93,6 +93,7 @@ def clean_slate(request, settings, tmp_path):
     scoring.live_model.reset()
     broadcast.server_loop.reset()
     presence.hub.reset()
+    dashboards.feed.reset()
 
 
 @pytest.fixture

@@ -68,6 +68,25 @@ async def test_a_burst_of_changes_is_at_most_one_refresh_per_window(
     assert await socket.receive_nothing(timeout=1.0)
 
 
+async def test_every_dashboard_of_a_process_gets_one_shared_render(
+    open_socket, manager, alice, open_lead, monkeypatch
+):
+    """Five managers watching cost one render per refresh, not five: the figures are the same for each."""
+    renders = []
+    render = broadcast.render_dashboard
+    monkeypatch.setattr(broadcast, "render_dashboard", lambda: renders.append(1) or render())
+    sockets = [await open_socket(manager, "/ws/dashboard/") for _ in range(5)]
+
+    await win(open_lead, alice)
+
+    frames = [await socket.receive_from() for socket in sockets]
+    assert all("1 won of 1" in tile(frame, "conversion") for frame in frames)
+    assert len(set(frames)) == 1
+    assert len(renders) == 1
+    for socket in sockets:
+        assert await socket.receive_nothing(timeout=0.2)
+
+
 async def test_a_reconnected_page_asks_for_a_refresh(open_socket, manager, open_lead):
     socket = await open_socket(manager, "/ws/dashboard/")
 
