@@ -36,6 +36,9 @@ class LeadMoved(Event):
     lead_id: int
     from_stage_id: int
     to_stage_id: int
+    # Out of a closed stage into an open one: the only move that asks for a score (only open leads are
+    # scored, and the stage is not a feature).
+    reopened: bool = False
 
 
 @dataclass(frozen=True)

@@ -62,8 +62,10 @@ def _save(lead: Lead, actor, reason: str, fields: list[str] | None = None) -> No
 
 
 def _locked(lead_id: int) -> Lead:
-    # of=("self",): lock the lead row only; the owner join is an outer join Postgres will not lock.
-    return Lead.objects.select_for_update(of=("self",)).select_related("owner").get(pk=lead_id)
+    """The lead, locked, with what its card shows (owner, source): a write's answer renders it as it is.
+
+    of=("self",): lock the lead row only; the joins are outer joins Postgres will not lock."""
+    return Lead.objects.select_for_update(of=("self",)).select_related("owner", "source").get(pk=lead_id)
 
 
 def _is_full(stage: Stage) -> bool:
@@ -190,18 +192,16 @@ def move_lead(lead_id: int, *, actor, stage_slug: str, placement: Placement, ver
     lead.stage = target
     lead.position = key
     fields = ["stage", "position"]
+    reopened = not target.is_closed and lead.closed_at is not None
     if target.is_closed and lead.closed_at is None:
         lead.closed_at = timezone.now()
         fields.append("closed_at")
-    elif not target.is_closed and lead.closed_at is not None:
+    elif reopened:
         lead.closed_at = None
         fields.append("closed_at")
     _save(lead, actor, "moved", fields)
-    events.publish(
-        events.LeadMoved(
-            actor_id=actor.pk, lead_id=lead.pk, from_stage_id=from_stage_id, to_stage_id=target.pk
-        )
-    )
+    moved = {"lead_id": lead.pk, "from_stage_id": from_stage_id, "to_stage_id": target.pk}
+    events.publish(events.LeadMoved(actor_id=actor.pk, reopened=reopened, **moved))
     return lead
 
 
@@ -358,12 +358,13 @@ def merge_stage(stage_id: int, *, into_id: int, actor) -> Stage:
         lead.stage, lead.position = target, key
         key += positions.STEP
         fields = ["stage", "position"]
+        reopened = not target.is_closed and lead.closed_at is not None
         if target.is_closed != (lead.closed_at is not None):
             lead.closed_at = now if target.is_closed else None
             fields.append("closed_at")
         _save(lead, actor, f"moved: “{source.name}” merged into “{target.name}”", fields)
         moved = {"lead_id": lead.pk, "from_stage_id": source.pk, "to_stage_id": target.pk}
-        events.publish(events.LeadMoved(actor_id=getattr(actor, "pk", None), **moved))
+        events.publish(events.LeadMoved(actor_id=getattr(actor, "pk", None), reopened=reopened, **moved))
     source.delete()
     _require_an_open_stage()
     _stages_changed(actor)

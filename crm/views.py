@@ -155,7 +155,7 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
         return notify(_head_response(request, conflict.lead.pk, status=409), conflict.message, "error")
     if on_page:
         return notify(_head_response(request, lead.pk), f"Moved {lead.name} to {lead.stage.name}.")
-    return card_response(request, queries.card(lead.pk))
+    return card_response(request, lead)  # as the move left it: no second read
 
 
 def _head_response(request: HttpRequest, pk: int, status: int = 200) -> HttpResponse:

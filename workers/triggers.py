@@ -10,9 +10,16 @@ from workers.models import ScoreRequest
 handlers = events.Handlers("workers")
 
 
-@handlers.on(events.LeadCreated, events.LeadChanged, events.LeadMoved, events.InteractionLogged)
+@handlers.on(events.LeadCreated, events.LeadChanged, events.InteractionLogged)
 def _lead_changed(event) -> None:
     request_scores([event.lead_id])
+
+
+@handlers.on(events.LeadMoved)
+def _moved(event: events.LeadMoved) -> None:
+    # A move changes no feature; only a lead back among the open ones (which alone are scored) needs one.
+    if event.reopened:
+        request_scores([event.lead_id])
 
 
 @handlers.on(events.LeadsImported)

@@ -597,3 +597,20 @@ def test_a_card_offers_its_actions_only_to_those_who_may_take_them(as_alice, sta
         assert action in card_html[hers]
         assert action not in card_html[his]
     assert "Bob Nguyen's" in card_html[his]
+
+
+def test_a_move_with_its_frame_takes_a_fixed_number_of_queries(
+    as_alice, stages, alice, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    """The move's cost is round trips. Measured: session, user; in its transaction (a savepoint here) the
+    lead, the stage, the neighbours, the UPDATE and the history row; the answer's manager check; on commit the
+    card, the headers (three), the numbered frame and the webhooks' endpoints. No second read of the card for
+    the answer, no score request (a move changes no score)."""
+    lead = LeadFactory(stage=stages["new"], owner=alice)
+    LeadFactory.create_batch(5, stage=stages["contacted"], owner=alice)
+    with django_assert_max_num_queries(16), django_capture_on_commit_callbacks(execute=True):
+        response = as_alice.post(
+            f"/leads/{lead.pk}/move/", {"stage": "contacted", "index": 0, "version": lead.version}
+        )
+    assert response.status_code == 200
+    assert f'id="lead-{lead.pk}"' in response.content.decode()

@@ -5,6 +5,8 @@ from django.core.management import call_command
 
 from crm import services
 from crm.models import Lead
+from crm.services import Placement
+from tests.factories import LeadFactory
 from workers import actors
 from workers.models import ScoreRequest
 
@@ -21,6 +23,21 @@ def test_a_burst_of_changes_asks_for_one_scoring_run(stages, alice, broker):
     for _ in range(4):
         services.log_interaction(lead.pk, actor=alice, kind="call")
     assert ScoreRequest.objects.count() == 1
+    assert broker.queues["default.DQ"].qsize() == 1
+
+
+def test_only_a_move_back_among_the_open_leads_asks_for_a_score(stages, alice, broker):
+    """Only open leads are scored and the stage is no feature: a move changes no score, except a reopening."""
+    lead = LeadFactory(stage=stages["new"], owner=alice)
+    for slug in ("contacted", "won"):
+        version = Lead.objects.get(pk=lead.pk).version
+        services.move_lead(lead.pk, actor=alice, stage_slug=slug, placement=Placement(0), version=version)
+    assert not ScoreRequest.objects.exists()
+
+    version = Lead.objects.get(pk=lead.pk).version
+    services.move_lead(lead.pk, actor=alice, stage_slug="new", placement=Placement(0), version=version)
+
+    assert list(ScoreRequest.objects.values_list("lead_id", flat=True)) == [lead.pk]
     assert broker.queues["default.DQ"].qsize() == 1
 
 
