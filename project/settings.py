@@ -262,6 +262,7 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 BOARD_PAGE_SIZE = 50  # cards a column shows before "load more"
 BOARD_CATCHUP_LIMIT = 200  # missed events replayed on reconnect; more than this reloads the board
 BOARD_EVENT_RETENTION = 5000  # events kept for catch-up
+BOARD_GAP_GRACE_SECONDS = 0.3  # how long a socket waits for a frame that concurrent moves sent out of order
 # Every socket re-reads its session this often (logout, deactivation and role changes close it at once).
 SOCKET_SESSION_RECHECK_SECONDS = 60
 # A fresh database gets the default pipeline from a migration (crm/first_run.py); the test suite turns this

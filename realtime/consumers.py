@@ -118,6 +118,8 @@ class BoardConsumer(SessionBound):
         self.viewer = await database_sync_to_async(broadcast.Viewer.of)(user)
         self.dragging: int | None = None
         self.seq = 0  # the newest numbered frame this socket sent (0: none yet, the page knows where it is)
+        self.early: dict[int, dict] = {}  # frames that came before one with a lower number (board_event)
+        self.gap_timer: asyncio.Task | None = None
         self.limit = RateLimit()
         broadcast.server_loop.remember(asyncio.get_running_loop())
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -131,6 +133,8 @@ class BoardConsumer(SessionBound):
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "user"):
             return
+        if self.gap_timer is not None:
+            self.gap_timer.cancel()
         await self.unbind_session()
         await self.channel_layer.group_discard(self.group, self.channel_name)
         if self.dragging is not None:
@@ -180,7 +184,7 @@ class BoardConsumer(SessionBound):
             last_seq = int(last_seq)
         except (TypeError, ValueError):
             return
-        self.seq = max(self.seq, last_seq)  # where the page is
+        self.seq = before = max(self.seq, last_seq)  # where the page is
         missed = await database_sync_to_async(broadcast.missed_since)(last_seq)
         if missed is None:
             latest = await database_sync_to_async(broadcast.latest_seq)()
@@ -188,7 +192,9 @@ class BoardConsumer(SessionBound):
             await self.send_frame(latest, html)
             return
         for seq, html, cards in missed:
-            await self.send_frame(seq, html, cards)
+            if not before < seq <= self.seq:  # not sent meanwhile by board_event (the next in line only)
+                await self.send_frame(seq, html, cards)
+        await self.send_early()
 
     async def send_frame(self, seq: int, html: str, cards=()) -> None:
         self.seq = max(self.seq, seq)
@@ -203,15 +209,42 @@ class BoardConsumer(SessionBound):
         await database_sync_to_async(broadcast.send_dragging)(self.channel_name, self.user, lead_id, dragging)
 
     async def board_event(self, message: dict) -> None:
+        """Send frames in their numbers' order. Frames of concurrent moves often arrive out of order (each
+        is numbered, then published, by its own request): one that comes early waits here for those before
+        it, in memory, for BOARD_GAP_GRACE_SECONDS. Only a gap that outlasts it is a loss (frames sent while
+        Redis restarted), filled from the database. Before, every socket of the floor asked the database at
+        every early frame, and one that asked before the frame in between was committed reloaded its board."""
         seq = message["seq"]
+        if seq <= self.seq:
+            return  # sent already, by a replay
         if self.seq and seq > self.seq + 1:
-            # Frames went missing between this and the last one sent (a Redis restart): replay them first.
-            # Frames of concurrent moves can also just arrive out of order; a replay of those is harmless.
+            self.early[seq] = message
+            if self.gap_timer is None:
+                self.gap_timer = asyncio.create_task(self.fill_gap_after(settings.BOARD_GAP_GRACE_SECONDS))
+            return
+        await self.send_message(message)
+        await self.send_early()
+
+    async def send_message(self, message: dict) -> None:
+        # No cards from a server of the release before.
+        await self.send_frame(message["seq"], message["html"], message.get("cards", ()))
+
+    async def send_early(self) -> None:
+        """Send the early frames that are next in line now; forget those a replay has sent."""
+        for seq in [seq for seq in self.early if seq <= self.seq]:
+            del self.early[seq]
+        while self.seq + 1 in self.early:
+            await self.send_message(self.early.pop(self.seq + 1))
+        if not self.early and self.gap_timer is not None:
+            self.gap_timer.cancel()
+            self.gap_timer = None
+
+    async def fill_gap_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self.gap_timer = None
+        if self.early:
+            self.early.clear()  # committed before they were sent: the replay has them
             await self.catch_up(self.seq)
-            if seq <= self.seq:
-                return  # the replay included this one
-        cards = message.get("cards", ())  # none from a server of the release before
-        await self.send_frame(seq, message["html"], cards)
 
     async def board_ephemeral(self, message: dict) -> None:
         if message.get("exclude") != self.channel_name:
@@ -248,6 +281,8 @@ class LeadConsumer(SessionBound):
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "user"):
             return
+        if self.gap_timer is not None:
+            self.gap_timer.cancel()
         await self.unbind_session()
         await self.channel_layer.group_discard(broadcast.LEAD_PAGES_GROUP, self.channel_name)
 

@@ -8,10 +8,12 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.test import Client
 
 from crm import services
 from crm.models import Lead
+from realtime import broadcast
 from realtime.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, RateLimit
 from realtime.models import BoardEvent
 from tests.factories import LeadFactory
@@ -333,6 +335,28 @@ async def test_a_frame_after_lost_ones_brings_them_first(open_socket, alice, bob
     assert [seq_of(frame) for frame in frames] == [first + 1, first + 2]
     assert [opening_tag(frame, f"lead-{lead.pk}")["data-stage"] for frame in frames] == ["proposal", "new"]
     assert await bobs.receive_nothing()
+
+
+async def test_frames_of_concurrent_moves_arriving_out_of_order_are_sent_in_order_without_the_database(
+    open_socket, alice, bob, lead, seq_of, monkeypatch
+):
+    """Two requests number their frames, then publish them, each in its own thread: the second number can
+    come first. The socket holds it until the first comes, instead of every socket asking the database."""
+    bobs = await open_socket(bob)
+    await move(lead, alice, "contacted")
+    first = seq_of(await bobs.next_board_frame())
+    asked = []
+    monkeypatch.setattr(broadcast, "missed_since", lambda seq: asked.append(seq) or [])
+    layer = get_channel_layer()
+
+    for seq in (first + 2, first + 1):
+        event = {"type": "board.event", "seq": seq, "html": f'<p id="n{seq}"></p>', "cards": []}
+        await layer.group_send(broadcast.BOARD_GROUP, event)
+
+    frames = [await bobs.next_board_frame() for _ in range(2)]
+    assert [seq_of(frame) for frame in frames] == [first + 1, first + 2]
+    assert await bobs.receive_nothing(timeout=0.5)
+    assert asked == []
 
 
 async def test_a_ping_brings_lost_frames_when_no_later_frame_comes(open_socket, alice, bob, lead, seq_of):
